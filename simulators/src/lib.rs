@@ -1,0 +1,9 @@
+//! Device simulators for tests, demos and vendors' conformance runs.
+//!
+//! - [`fingerprint`]: an in-process fingerprint reader whose fingers, timing,
+//!   quality failures and unplugging are scripted; the agent's `sim:fingerprint`.
+
+pub mod fingerprint;
+mod rng;
+
+pub use fingerprint::{SimFingerprintConfig, SimFingerprintFactory, SimFingerprintHandle};

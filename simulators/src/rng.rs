@@ -1,0 +1,35 @@
+//! A small deterministic generator (SplitMix64) so that simulated fingers
+//! are the same in every run and on every machine.
+
+#[derive(Clone, Debug)]
+pub(crate) struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub(crate) fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub(crate) fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Mix several words into one seed.
+pub(crate) fn mix(parts: &[u64]) -> u64 {
+    let mut r = SplitMix64::new(0x5EED_E6A7);
+    let mut acc = 0u64;
+    for p in parts {
+        acc ^= p.wrapping_add(r.next_u64());
+        acc = SplitMix64::new(acc).next_u64();
+    }
+    acc
+}

@@ -1,0 +1,1 @@
+//! Wire types of examgate (agent REST API, events). Knows no device.

@@ -16,6 +16,7 @@ pub mod abi;
 pub mod conformance;
 mod device;
 mod error;
+pub mod idcard;
 #[doc(hidden)]
 pub mod export;
 #[cfg(feature = "loader")]

@@ -7,6 +7,10 @@ PACKAGES=(
   build-essential   # cc for the C example plugin and the broken test plugins
   pkg-config
   ca-certificates
+  pcscd             # the real PC/SC daemon the ID card tests and demo use
+  libpcsclite-dev   # linked by the pcsc crate
+  vsmartcard-vpcd   # virtual PC/SC readers a simulated card connects to
+  procps            # pgrep/pkill, used by tests to manage pcscd
 )
 
 missing=()

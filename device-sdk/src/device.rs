@@ -188,7 +188,12 @@ pub struct CardRead {
 
 /// A second-generation ID card reader.
 pub trait IdCardReader {
+    /// Wait up to `timeout` for a card and read it.
     fn read_card(&mut self, timeout: Duration) -> Result<CardRead, DeviceError>;
+    /// Whether a card is on the reader now (for inserted / removed events).
+    fn card_present(&mut self) -> Result<bool, DeviceError> {
+        Err(DeviceError::Unsupported("card presence".into()))
+    }
 }
 
 /// Pixel layout of a camera frame.

@@ -4,6 +4,7 @@
 //!   quality failures and unplugging are scripted; the agent's `sim:fingerprint`.
 
 pub mod fingerprint;
+pub mod vpcd;
 mod rng;
 
 pub use fingerprint::{SimFingerprintConfig, SimFingerprintFactory, SimFingerprintHandle};

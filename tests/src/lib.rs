@@ -25,3 +25,10 @@ pub fn artifact(file: &str) -> PathBuf {
 pub fn rust_plugin() -> PathBuf {
     artifact("libexamgate_example_plugin.so")
 }
+
+/// The seat agent binary, `examgate-agent`.
+pub fn agent_binary() -> PathBuf {
+    artifact("examgate-agent")
+}
+
+pub mod pcscd;

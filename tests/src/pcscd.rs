@@ -1,0 +1,87 @@
+//! A pcscd of the test's own, with vsmartcard's vpcd readers
+//! (`Virtual PCD 00 00` on TCP 35963, `Virtual PCD 00 01` on 35964).
+//!
+//! There is one pcscd per machine (its socket path is fixed), so every test
+//! using it takes [`Pcscd::start`]'s lock for its whole run.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use examgate_device_sdk::DriverFactory;
+use examgate_pcsc_idcard::PcscIdCardFactory;
+
+pub const SLOT0: &str = "Virtual PCD 00 00";
+pub const SLOT1: &str = "Virtual PCD 00 01";
+pub const SLOT0_ADDR: &str = "127.0.0.1:35963";
+pub const SLOT1_ADDR: &str = "127.0.0.1:35964";
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// A running pcscd, stopped on drop.
+pub struct Pcscd {
+    child: Option<Child>,
+    _lock: MutexGuard<'static, ()>,
+}
+
+fn stop_any_pcscd() {
+    let _ = Command::new("pkill").args(["-x", "pcscd"]).status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let running = Command::new("pgrep").args(["-x", "pcscd"]).stdout(Stdio::null()).status().map(|s| s.success());
+        if !matches!(running, Ok(true)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = Command::new("pkill").args(["-9", "-x", "pcscd"]).status();
+}
+
+fn spawn_pcscd() -> Child {
+    let child = Command::new("pcscd")
+        .args(["-f", "-i"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start pcscd (installed by `make test`: apt-get install pcscd vsmartcard-vpcd)");
+    // Ready when both virtual readers are listed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(readers) = PcscIdCardFactory::new(None).discover() {
+            if readers.iter().any(|r| r.name == SLOT0) && readers.iter().any(|r| r.name == SLOT1) {
+                return child;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("pcscd did not list the vpcd readers within 10 s");
+}
+
+impl Pcscd {
+    /// Stop whatever pcscd runs and start ours.
+    pub fn start() -> Pcscd {
+        let lock = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        stop_any_pcscd();
+        Pcscd { child: Some(spawn_pcscd()), _lock: lock }
+    }
+
+    /// Kill pcscd (SIGKILL, as a crash would) and start it again.
+    pub fn restart(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        stop_any_pcscd();
+        let _ = std::fs::remove_file("/run/pcscd/pcscd.comm");
+        self.child = Some(spawn_pcscd());
+    }
+}
+
+impl Drop for Pcscd {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

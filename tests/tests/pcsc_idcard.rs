@@ -6,7 +6,7 @@ use std::time::Duration;
 use examgate_device_sdk::idcard::{CardDate, CardFields, CardSource, CardType, IdentityCard, Nation, Sex};
 use examgate_device_sdk::{DeviceId, DriverFactory, ErrorKind};
 use examgate_e2e::pcscd::{Pcscd, SLOT0, SLOT0_ADDR, SLOT1, SLOT1_ADDR};
-use examgate_pcsc_idcard::PcscIdCardFactory;
+use examgate_pcsc_idcard::{PcscEvent, PcscIdCardFactory, PcscMonitor};
 use examgate_sim::vpcd::{self, CardImage, CardProfile, Fault, VirtualCard};
 
 fn person() -> CardFields {
@@ -51,10 +51,25 @@ const WAIT: Duration = Duration::from_secs(10);
 #[test]
 fn reads_decoded_and_identifier_cards_insert_remove_reinsert_and_survives_pcscd_restart() {
     let mut pcscd = Pcscd::start();
+    let (tx, events) = std::sync::mpsc::channel();
+    let _monitor = PcscMonitor::spawn(Some("Virtual PCD".into()), tx);
+    let expect = |want: PcscEvent| {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match events.recv_timeout(left) {
+                Ok(e) if e == want => return,
+                Ok(_) => continue,
+                Err(_) => panic!("no {want:?} event within {WAIT:?}"),
+            }
+        }
+    };
+    expect(PcscEvent::ReaderAdded(SLOT0.into()));
 
     // A decoded-card reader on slot 0, a bare card on slot 1: two readers at once.
     let decoded = vpcd::spawn(SLOT0_ADDR.into(), card(CardProfile::Decoded));
     let bare = vpcd::spawn(SLOT1_ADDR.into(), card(CardProfile::Identifiers));
+    expect(PcscEvent::CardInserted(SLOT0.into()));
     let mut r0 = open(SLOT0);
     let mut r1 = open(SLOT1);
 
@@ -72,12 +87,14 @@ fn reads_decoded_and_identifier_cards_insert_remove_reinsert_and_survives_pcscd_
 
     // Remove: presence goes false and a read waits, then reports no card.
     decoded.remove();
+    expect(PcscEvent::CardRemoved(SLOT0.into()));
     wait_until(|| r0.as_idcard().unwrap().card_present() == Ok(false));
     let err = r0.as_idcard().unwrap().read_card(Duration::from_millis(300)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NoCard);
 
     // Re-insert: readable again.
     decoded.insert();
+    expect(PcscEvent::CardInserted(SLOT0.into()));
     let again = r0.as_idcard().unwrap().read_card(WAIT).expect("read after re-insert");
     assert_eq!(again.text, read_text_of(&card(CardProfile::Decoded)));
 
@@ -94,6 +111,9 @@ fn reads_decoded_and_identifier_cards_insert_remove_reinsert_and_survives_pcscd_
 
     // pcscd killed and restarted under the open readers: they recover by themselves.
     pcscd.restart();
+    // The monitor follows pcscd going away and coming back.
+    expect(PcscEvent::ReaderRemoved(SLOT0.into()));
+    expect(PcscEvent::ReaderAdded(SLOT0.into()));
     let after = r0.as_idcard().unwrap().read_card(WAIT).expect("read after pcscd restart");
     assert_eq!(after.text, read_text_of(&card(CardProfile::Decoded)));
     drop(bare);

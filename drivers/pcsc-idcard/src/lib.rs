@@ -8,7 +8,9 @@
 //! six `FF B0 <n> 00 00` blocks: text length, photo length, text, photo.
 
 mod apdu;
+mod monitor;
 mod reader;
 
 pub use apdu::{RecordError, parse_record};
+pub use monitor::{PcscEvent, PcscMonitor};
 pub use reader::{PcscIdCardFactory, device_id_for};

@@ -26,6 +26,13 @@ pub fn rust_plugin() -> PathBuf {
     artifact("libexamgate_example_plugin.so")
 }
 
+/// The Rust plugin whose `get_template` panics (`examgate-panicking-plugin`);
+/// a cdylib, so `cargo build -p examgate-panicking-plugin` (or the workspace)
+/// must have run before the tests.
+pub fn panicking_plugin() -> PathBuf {
+    artifact("libexamgate_panicking_plugin.so")
+}
+
 /// The seat agent binary, `examgate-agent`.
 pub fn agent_binary() -> PathBuf {
     artifact("examgate-agent")

@@ -96,7 +96,7 @@ typedef int32_t eg_status;
 #define EG_ERR_INVALID_ARGUMENT  10  /* the agent passed something wrong; retry will not help */
 #define EG_ERR_UNSUPPORTED       11  /* this device cannot do that; retry will not help */
 #define EG_ERR_FORMAT_MISMATCH   12  /* templates of formats this device cannot compare */
-#define EG_ERR_PANIC             13  /* the driver crashed internally; the device is closed */
+#define EG_ERR_PANIC             13  /* the driver crashed internally; the device is unusable until closed and reopened */
 
 /* ---- device classes (bit mask) ------------------------------------------ */
 #define EG_CLASS_FINGERPRINT  (1u << 0)

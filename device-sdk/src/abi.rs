@@ -221,6 +221,9 @@ unsafe impl Sync for EgPlugin {}
 unsafe impl Sync for EgFingerprintOps {}
 unsafe impl Sync for EgSimOps {}
 
+/// Type of the exported entry point.
+pub type EntryFn = unsafe extern "C" fn() -> *const EgPlugin;
+
 /// Turn a status code and message from a plugin into a result.
 pub fn status_to_result(status: Status, msg: &EgMsg) -> Result<(), DeviceError> {
     if status == EG_OK {
@@ -287,5 +290,3 @@ mod tests {
     }
 }
 
-/// Type of the exported entry point.
-pub type EntryFn = unsafe extern "C" fn() -> *const EgPlugin;

@@ -18,7 +18,7 @@ use crate::{
 /// Why a plugin could not be loaded. Each message is one line naming the file.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("plugin {file}: cannot load: {source}")]
+    #[error("plugin {file}: cannot load: {}", chain(source))]
     Open { file: String, source: libloading::Error },
     #[error("plugin {file}: no `examgate_plugin_entry` symbol; is this an examgate plugin?")]
     NoEntry { file: String },
@@ -30,6 +30,19 @@ pub enum LoadError {
     StructSize { file: String, found: u32, expected: u32 },
     #[error("plugin {file}: {what}")]
     Invalid { file: String, what: String },
+}
+
+/// libloading keeps the system's words (`undefined symbol: foo`) in the
+/// error's source: show them.
+fn chain(e: &libloading::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = std::error::Error::source(e);
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
 }
 
 /// Name, vendor and version a plugin declares.
@@ -76,6 +89,12 @@ pub struct PluginLibrary {
 
 fn file_label(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
+}
+
+impl fmt::Debug for PluginLibrary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PluginLibrary").field("path", &self.path).field("meta", &self.meta).finish()
+    }
 }
 
 impl PluginLibrary {
@@ -345,5 +364,29 @@ impl SimControl for LoadedDevice {
         // SAFETY: string valid for the call.
         let status = unsafe { f(self.handle, EgStr { ptr: text.as_ptr().cast(), len: text.len() }, &mut msg) };
         abi::status_to_result(status, &msg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_says_why() {
+        let err = PluginLibrary::load(Path::new("/nonexistent/libx.so")).unwrap_err();
+        let line = err.to_string();
+        assert!(line.starts_with("plugin libx.so: cannot load: "), "{line}");
+        assert!(line.contains("No such file"), "{line}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_library_is_refused() {
+        let dir = std::env::temp_dir().join(format!("eg-loader-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("libjunk.so");
+        std::fs::write(&path, b"not an ELF file").unwrap();
+        let line = PluginLibrary::load(&path).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(line.starts_with("plugin libjunk.so: cannot load: "), "{line}");
     }
 }

@@ -250,23 +250,23 @@ fn serve(stream: &mut TcpStream, card: &VirtualCard, shared: &Shared) {
             [0x04] => Some(card.atr()),
             [_] => None, // power off / on / reset: no answer
             apdu => {
-                if let (Some(Fault::PullAtBlock(n)), [0xFF, 0xB0, p1, ..]) = (fault, apdu) {
-                    if *p1 == n {
-                        // The card leaves the reader's field: gone until re-inserted.
-                        let mut c = shared.control.lock().unwrap_or_else(|p| p.into_inner());
-                        c.inserted = false;
-                        c.fault = None;
-                        return;
-                    }
+                if let (Some(Fault::PullAtBlock(n)), [0xFF, 0xB0, p1, ..]) = (fault, apdu)
+                    && *p1 == n
+                {
+                    // The card leaves the reader's field: gone until re-inserted.
+                    let mut c = shared.control.lock().unwrap_or_else(|p| p.into_inner());
+                    c.inserted = false;
+                    c.fault = None;
+                    return;
                 }
                 shared.apdus.fetch_add(1, Ordering::SeqCst);
                 Some(card.answer(apdu))
             }
         };
-        if let Some(reply) = reply {
-            if write_message(stream, &reply).is_err() {
-                return;
-            }
+        if let Some(reply) = reply
+            && write_message(stream, &reply).is_err()
+        {
+            return;
         }
     }
 }

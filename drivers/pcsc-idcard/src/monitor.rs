@@ -135,15 +135,15 @@ fn watch(
                     relist = true;
                 }
                 let present = state.contains(State::PRESENT) && !state.contains(State::MUTE);
-                if let Some(was) = known.get_mut(&name) {
-                    if *was != present {
-                        *was = present;
-                        let _ = events.send(if present {
-                            PcscEvent::CardInserted(name.clone())
-                        } else {
-                            PcscEvent::CardRemoved(name.clone())
-                        });
-                    }
+                if let Some(was) = known.get_mut(&name)
+                    && *was != present
+                {
+                    *was = present;
+                    let _ = events.send(if present {
+                        PcscEvent::CardInserted(name.clone())
+                    } else {
+                        PcscEvent::CardRemoved(name.clone())
+                    });
                 }
                 rs.sync_current_state();
             }

@@ -1,0 +1,447 @@
+//! The device manager: every open device lives on its own OS thread with a
+//! command queue, so a stuck device stalls neither the async runtime nor
+//! another device. Async handlers send a command and await a oneshot reply.
+//!
+//! - **Leases.** A request that needs a device takes its lease first; a
+//!   second request while the lease is held gets a `busy` error at once
+//!   instead of queueing behind a capture that may wait 15 s for a finger.
+//! - **Events.** While idle, each thread polls `enabled()` and
+//!   `finger_present()` and announces changes on a broadcast channel.
+//! - **Reopen.** A device that fails with `NotConnected` or `Panic` is
+//!   closed and reopened until it comes back (a crashed plugin's driver host
+//!   is restarted underneath it).
+//! - **Injectable.** The manager is built from a list of [`Driver`]s, so
+//!   tests hand in simulators; there is no global registry.
+
+mod worker;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use examgate_device_sdk::{
+    DeviceClass, DeviceError, DeviceId, DeviceInfo, DriverFactory, ErrorKind, Score, SimCommand, Template,
+};
+use examgate_protocol::{DeviceClassName, DeviceEntry, DeviceState, Event};
+use examgate_sim::SimFingerprintFactory;
+use tokio::sync::{broadcast, oneshot};
+
+use crate::error::AppError;
+use crate::selector::DeviceSelector;
+use worker::{Command, Lease, Status, Worker};
+
+/// Scripts a simulated device from outside its thread, so a simulated
+/// finger can be placed while a capture on that thread waits for one.
+pub trait SimBackdoor: Send + Sync {
+    fn apply(&self, device: &DeviceId, command: &SimCommand) -> Result<(), DeviceError>;
+}
+
+impl SimBackdoor for SimFingerprintFactory {
+    fn apply(&self, device: &DeviceId, command: &SimCommand) -> Result<(), DeviceError> {
+        let handle = self
+            .handle(device.as_str())
+            .ok_or_else(|| DeviceError::NotConnected(format!("no simulated reader {device}")))?;
+        handle.apply(command);
+        Ok(())
+    }
+}
+
+/// One device source: a selector and the driver it opened.
+#[derive(Clone)]
+pub struct Driver {
+    pub selector: DeviceSelector,
+    pub factory: Arc<dyn DriverFactory>,
+    /// Out-of-band scripting for simulated devices.
+    pub sim: Option<Arc<dyn SimBackdoor>>,
+}
+
+impl Driver {
+    pub fn new(selector: DeviceSelector, factory: Arc<dyn DriverFactory>) -> Driver {
+        Driver { selector, factory, sim: None }
+    }
+
+    /// The built-in simulated reader, scriptable while a capture waits.
+    pub fn simulated(selector: DeviceSelector, factory: Arc<SimFingerprintFactory>) -> Driver {
+        Driver { selector, factory: factory.clone(), sim: Some(factory) }
+    }
+}
+
+/// Timing of the manager's threads.
+#[derive(Clone, Debug)]
+pub struct ManagerOptions {
+    /// How often an idle device is polled for fingers and unplugging.
+    pub poll_interval: Duration,
+    /// How often a lost device is reopened.
+    pub reopen_interval: Duration,
+    /// How often each driver is asked for new devices.
+    pub rediscover_interval: Duration,
+    /// How long [`DeviceManager::start`] waits for the first open of each device.
+    pub settle_timeout: Duration,
+    /// Extra time over an operation's own timeout before the agent stops
+    /// waiting for the device thread (the driver host's grace).
+    pub grace: Duration,
+}
+
+impl Default for ManagerOptions {
+    fn default() -> Self {
+        ManagerOptions {
+            poll_interval: Duration::from_millis(150),
+            reopen_interval: Duration::from_millis(500),
+            rediscover_interval: Duration::from_secs(2),
+            settle_timeout: Duration::from_secs(5),
+            grace: Duration::from_secs(2),
+        }
+    }
+}
+
+/// How long a match may take on a device (its own timeout; the grace is added).
+const MATCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Slack for the device thread's own bookkeeping beyond the driver's deadline.
+const REPLY_SLACK: Duration = Duration::from_millis(500);
+
+/// One managed device, as the async side sees it.
+struct Slot {
+    key: String,
+    driver_index: usize,
+    selector: String,
+    driver: String,
+    info: DeviceInfo,
+    status: Arc<Status>,
+    busy: Arc<AtomicBool>,
+    commands: mpsc::Sender<Command>,
+    sim: Option<Arc<dyn SimBackdoor>>,
+}
+
+impl Slot {
+    fn state(&self) -> DeviceState {
+        let seen = self.status.get();
+        if !seen.open {
+            DeviceState::Disconnected
+        } else if !seen.enabled {
+            DeviceState::Disabled
+        } else if self.busy.load(Ordering::Acquire) {
+            DeviceState::Busy
+        } else {
+            DeviceState::Ready
+        }
+    }
+
+    fn lease(&self) -> Result<Lease, AppError> {
+        Lease::try_take(&self.busy)
+            .ok_or_else(|| AppError::Device(DeviceError::Busy(format!("{} is serving another request", self.key))))
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(worker::Reply<T>) -> Command, wait: Duration) -> Result<T, AppError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(make(reply))
+            .map_err(|_| AppError::Device(DeviceError::NotConnected(format!("{} is shutting down", self.key))))?;
+        match tokio::time::timeout(wait, answer).await {
+            Ok(Ok(result)) => result.map_err(AppError::Device),
+            Ok(Err(_)) => Err(AppError::Internal(format!("the thread of device {} ended", self.key))),
+            Err(_) => Err(AppError::NoAnswer { device: self.key.clone(), waited: wait }),
+        }
+    }
+
+    fn entry(&self) -> DeviceEntry {
+        DeviceEntry {
+            selector: self.selector.clone(),
+            id: self.key.clone(),
+            name: self.info.name.clone(),
+            driver: self.driver.clone(),
+            classes: self
+                .info
+                .classes
+                .iter()
+                .map(|c| match c {
+                    DeviceClass::Fingerprint => DeviceClassName::Fingerprint,
+                    DeviceClass::IdCard => DeviceClassName::Idcard,
+                    DeviceClass::Camera => DeviceClassName::Camera,
+                })
+                .collect(),
+            state: self.state(),
+        }
+    }
+}
+
+struct Inner {
+    drivers: Vec<Driver>,
+    slots: RwLock<Vec<Arc<Slot>>>,
+    events: broadcast::Sender<Event>,
+    options: ManagerOptions,
+    stop: Arc<AtomicBool>,
+    /// Cloned into every thread; all clones gone means all threads ended.
+    done: Mutex<Option<mpsc::Sender<()>>>,
+    done_rx: Mutex<mpsc::Receiver<()>>,
+    /// Dropping these wakes the rediscovery threads to end.
+    watcher_wakers: Mutex<Vec<mpsc::Sender<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+    }
+}
+
+impl Inner {
+    fn slots(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<Slot>>> {
+        self.slots.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn knows(&self, driver_index: usize, id: &DeviceId) -> bool {
+        self.slots().iter().any(|s| s.driver_index == driver_index && &s.info.id == id)
+    }
+
+    /// Start the thread of a newly discovered device.
+    fn add(&self, driver_index: usize, info: DeviceInfo, settled: Option<mpsc::Sender<()>>) {
+        let Some(done) = self.done.lock().unwrap_or_else(|p| p.into_inner()).clone() else { return };
+        let driver = &self.drivers[driver_index];
+        let mut slots = self.slots.write().unwrap_or_else(|p| p.into_inner());
+        let taken = |key: &str| slots.iter().any(|s| s.key == key);
+        // Two sources may both call their reader `sim-fp-0`; the later one
+        // gets the number of its selector.
+        let mut key = info.id.to_string();
+        if taken(&key) {
+            key = format!("{}@{}", info.id, driver_index + 1);
+            let mut n = 2;
+            while taken(&key) {
+                key = format!("{}@{}.{n}", info.id, driver_index + 1);
+                n += 1;
+            }
+        }
+        let (tx, rx) = mpsc::channel();
+        let status = Arc::new(Status::default());
+        let worker = Worker {
+            id: info.id.clone(),
+            key: key.clone(),
+            factory: Arc::clone(&driver.factory),
+            status: Arc::clone(&status),
+            events: self.events.clone(),
+            commands: rx,
+            poll_interval: self.options.poll_interval,
+            reopen_interval: self.options.reopen_interval,
+            stop: Arc::clone(&self.stop),
+            settled,
+            done,
+        };
+        let spawned = std::thread::Builder::new().name(format!("dev {key}")).spawn(move || worker.run());
+        if let Err(e) = spawned {
+            tracing::error!(device = %key, "cannot start the device thread: {e}");
+            return;
+        }
+        tracing::info!(device = %key, selector = %driver.selector, name = %info.name, "managing device");
+        slots.push(Arc::new(Slot {
+            key,
+            driver_index,
+            selector: driver.selector.to_string(),
+            driver: driver.factory.name().to_owned(),
+            info,
+            status,
+            busy: Arc::new(AtomicBool::new(false)),
+            commands: tx,
+            sim: driver.sim.clone(),
+        }));
+    }
+}
+
+/// Ask a driver for its devices again now and then: readers plugged in after
+/// start-up, or a driver whose first discovery failed.
+fn rediscover(inner: Weak<Inner>, driver_index: usize, wake: mpsc::Receiver<()>, interval: Duration) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = wake.recv_timeout(interval) {
+        let Some(inner) = inner.upgrade() else { return };
+        if inner.stop.load(Ordering::Acquire) {
+            return;
+        }
+        let driver = &inner.drivers[driver_index];
+        match driver.factory.discover() {
+            Ok(found) => {
+                for info in found.into_iter().filter(|i| !inner.knows(driver_index, &i.id)) {
+                    inner.add(driver_index, info, None);
+                }
+            }
+            Err(e) => tracing::debug!(selector = %driver.selector, "discovery failed: {e}"),
+        }
+    }
+}
+
+/// The devices of this agent. Cheap to clone; all clones share the devices.
+#[derive(Clone)]
+pub struct DeviceManager {
+    inner: Arc<Inner>,
+}
+
+impl DeviceManager {
+    /// Discover every driver's devices, start a thread for each, and wait
+    /// (up to `settle_timeout`) until each has tried to open its device.
+    /// Blocking: call it before the async runtime, or from `spawn_blocking`.
+    pub fn start(drivers: Vec<Driver>, options: ManagerOptions) -> DeviceManager {
+        let (done, done_rx) = mpsc::channel();
+        let (events, _) = broadcast::channel(256);
+        let inner = Arc::new(Inner {
+            drivers,
+            slots: RwLock::new(Vec::new()),
+            events,
+            options: options.clone(),
+            stop: Arc::new(AtomicBool::new(false)),
+            done: Mutex::new(Some(done)),
+            done_rx: Mutex::new(done_rx),
+            watcher_wakers: Mutex::new(Vec::new()),
+        });
+        let (settled_tx, settled_rx) = mpsc::channel();
+        let mut expected = 0;
+        for (index, driver) in inner.drivers.iter().enumerate() {
+            match driver.factory.discover() {
+                Ok(found) => {
+                    if found.is_empty() {
+                        tracing::warn!(selector = %driver.selector, "the driver found no device; looking again every {:?}", options.rediscover_interval);
+                    }
+                    for info in found {
+                        inner.add(index, info, Some(settled_tx.clone()));
+                        expected += 1;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(selector = %driver.selector, "discovery failed: {e}; trying again every {:?}", options.rediscover_interval)
+                }
+            }
+        }
+        drop(settled_tx);
+        let deadline = Instant::now() + options.settle_timeout;
+        for _ in 0..expected {
+            if settled_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).is_err() {
+                tracing::warn!("a device is slow to open; serving without waiting for it");
+                break;
+            }
+        }
+        for index in 0..inner.drivers.len() {
+            let (waker, wake) = mpsc::channel();
+            inner.watcher_wakers.lock().unwrap_or_else(|p| p.into_inner()).push(waker);
+            let weak = Arc::downgrade(&inner);
+            let done = inner.done.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let interval = options.rediscover_interval;
+            let _ = std::thread::Builder::new().name(format!("discover {index}")).spawn(move || {
+                rediscover(weak, index, wake, interval);
+                drop(done);
+            });
+        }
+        DeviceManager { inner }
+    }
+
+    /// Stop every device thread, closing the devices, and wait up to
+    /// `deadline` for them to finish (a device stuck in a driver call is left
+    /// behind).
+    pub fn shutdown(&self, deadline: Duration) {
+        self.inner.stop.store(true, Ordering::Release);
+        self.inner.watcher_wakers.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.inner.slots.write().unwrap_or_else(|p| p.into_inner()).clear();
+        self.inner.done.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let done_rx = self.inner.done_rx.lock().unwrap_or_else(|p| p.into_inner());
+        let end = Instant::now() + deadline;
+        loop {
+            match done_rx.recv_timeout(end.saturating_duration_since(Instant::now())) {
+                Ok(()) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    tracing::warn!("a device thread did not stop in time; leaving it");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    /// Every managed device and its state.
+    pub fn list(&self) -> Vec<DeviceEntry> {
+        self.inner.slots().iter().map(|s| s.entry()).collect()
+    }
+
+    fn pick(&self, key: Option<&str>, class: DeviceClass, class_name: &'static str) -> Result<Arc<Slot>, AppError> {
+        let slots = self.inner.slots();
+        match key {
+            Some(key) => {
+                let slot =
+                    slots.iter().find(|s| s.key == key).ok_or_else(|| AppError::UnknownDevice(key.to_owned()))?;
+                if !slot.info.classes.contains(class) {
+                    return Err(AppError::WrongClass { device: key.to_owned(), class: class_name });
+                }
+                Ok(Arc::clone(slot))
+            }
+            // The first device of the class that can serve now; failing
+            // that, the first one, whose error then says why.
+            None => slots
+                .iter()
+                .filter(|s| s.info.classes.contains(class))
+                .min_by_key(|s| match s.state() {
+                    DeviceState::Ready => 0,
+                    DeviceState::Busy => 1,
+                    DeviceState::Disabled => 2,
+                    DeviceState::Disconnected => 3,
+                })
+                .cloned()
+                .ok_or(AppError::NoDevice(class_name)),
+        }
+    }
+
+    /// Whether a fingerprint reader exists (for choosing a matcher).
+    pub fn has_fingerprint_reader(&self) -> bool {
+        self.inner.slots().iter().any(|s| s.info.classes.contains(DeviceClass::Fingerprint))
+    }
+
+    /// Capture a template, waiting up to `timeout` for a finger. Returns the
+    /// id of the device that captured it.
+    pub async fn capture(&self, device: Option<&str>, timeout: Duration) -> Result<(String, Template), AppError> {
+        let slot = self.pick(device, DeviceClass::Fingerprint, "fingerprint reader")?;
+        let lease = slot.lease()?;
+        let wait = timeout + self.inner.options.grace + REPLY_SLACK;
+        let template = slot.call(|reply| Command::Capture { timeout, lease, reply }, wait).await?;
+        Ok((slot.key.clone(), template))
+    }
+
+    /// Compare two templates with a reader's own matcher.
+    pub async fn match_on(&self, device: Option<&str>, probe: Template, enrolled: Template) -> Result<Score, AppError> {
+        let slot = self.pick(device, DeviceClass::Fingerprint, "fingerprint reader")?;
+        let lease = slot.lease()?;
+        let (probe, enrolled) = (Box::new(probe), Box::new(enrolled));
+        let wait = MATCH_TIMEOUT + self.inner.options.grace + REPLY_SLACK;
+        slot.call(|reply| Command::Match { probe, enrolled, lease, reply }, wait).await
+    }
+
+    /// Whether a fingerprint reader (the given one, or any) may be used now.
+    pub fn fingerprint_enabled(&self, device: Option<&str>) -> Result<bool, AppError> {
+        let slot = self.pick(device, DeviceClass::Fingerprint, "fingerprint reader")?;
+        Ok(slot.status.get().attached())
+    }
+
+    /// Script a simulated device: directly when it is a built-in simulator
+    /// (so a finger can be placed while a capture waits), else through its
+    /// thread and the plugin's simulation hooks.
+    pub async fn sim_command(&self, device: &str, command: SimCommand) -> Result<(), AppError> {
+        let slot = {
+            let slots = self.inner.slots();
+            slots.iter().find(|s| s.key == device).cloned().ok_or_else(|| AppError::UnknownDevice(device.to_owned()))?
+        };
+        tracing::info!(device, %command, "sim command");
+        if let Some(sim) = &slot.sim {
+            sim.apply(&slot.info.id, &command)?;
+            // Let the thread see the change now rather than at its next poll.
+            let _ = slot.commands.send(Command::Poll);
+            return Ok(());
+        }
+        let lease = slot.lease()?;
+        let wait = MATCH_TIMEOUT + self.inner.options.grace + REPLY_SLACK;
+        match slot.call(|reply| Command::Sim { command, lease, reply }, wait).await {
+            Err(AppError::Device(e)) if e.kind() == ErrorKind::Unsupported => {
+                Err(AppError::NotSimulated(device.to_owned()))
+            }
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -4,9 +4,14 @@
 //! - [`config`]: the TOML config; [`selector`]: device selectors.
 //! - [`drivers`]: a selector becomes a driver (built-in or plugin).
 //! - [`devices`]: the device manager (a thread per device, leases, events).
+//! - [`api`]: the HTTP API (`/v1/`, `/legacy/`, `/v1/events`, the seat page).
 //! - [`templates`]: base64 and format detection at the edge, built-in matchers.
 //! - [`host`]: the driver host for plugins; [`plugin_check`]: `plugin check`.
+//! - [`commands`]: what each CLI subcommand does; [`cli`]: its arguments.
 
+pub mod api;
+pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod devices;
 pub mod drivers;

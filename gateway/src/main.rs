@@ -1,16 +1,54 @@
 //! `examgate-agent`, the seat agent. A thin CLI over the `examgate_agent` library.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    // Placeholder dispatch until the full CLI lands: only the driver-host mode.
-    if args.get(1).map(String::as_str) == Some("driver-host") && args.get(2).map(String::as_str) == Some("--plugin") {
-        if let Some(path) = args.get(3) {
-            return examgate_agent::host::driver_host_main(&PathBuf::from(path));
+use clap::Parser;
+use examgate_agent::cli::{Cli, Command, PluginCommand};
+use examgate_agent::plugin_check::{Isolation, plugin_check};
+use examgate_agent::{commands, host};
+use tracing_subscriber::EnvFilter;
+
+/// Logs go to stderr (stdout carries templates and scores), filtered by
+/// `RUST_LOG`, else at `default`.
+fn init_logging(default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("examgate-agent: {}", commands::describe(&e));
+            ExitCode::FAILURE
         }
     }
-    eprintln!("usage: examgate-agent driver-host --plugin PATH");
-    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::DriverHost(args) => host::driver_host_main(&args.plugin),
+        Command::Run(args) => {
+            init_logging("info");
+            report(commands::run(args))
+        }
+        Command::Devices(args) => {
+            init_logging("warn");
+            report(commands::devices(args))
+        }
+        Command::Plugin(PluginCommand::Check(args)) => {
+            init_logging("warn");
+            let isolation = if args.in_process { Isolation::InProcess } else { Isolation::DriverHost };
+            plugin_check(&args.path, isolation)
+        }
+        Command::GetTemplate(args) => {
+            init_logging("warn");
+            commands::get_template(args)
+        }
+        Command::Match(args) => {
+            init_logging("warn");
+            commands::match_files(args)
+        }
+    }
 }

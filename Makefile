@@ -2,7 +2,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build test lint demo bench clean-demo
+.PHONY: all deps build test lint demo bench bench-idcard
 
 all: build
 
@@ -27,3 +27,6 @@ demo: deps
 bench: deps
 	$(CARGO) build --release -p examgate-agent -p examgate-example-plugin -p examgate-c-example
 	$(CARGO) bench -p examgate-agent --bench latency
+
+bench-idcard: deps
+	$(CARGO) bench -p examgate-e2e --bench idcard

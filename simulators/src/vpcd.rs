@@ -173,18 +173,37 @@ impl CardHandle {
 }
 
 fn read_message(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
+    // vpcd sends length and payload in separate small writes, so with
+    // Nagle on its side each waits for our ACK: ACK at once, after every
+    // read (Linux leaves quick-ACK mode on its own).
+    let _ = stream.set_quickack(true);
+    // Idle waits time out (so that a removal is noticed) only before the
+    // first byte: a message once started is read whole.
     let mut len = [0u8; 2];
-    stream.read_exact(&mut len)?;
-    let mut payload = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    stream.read_exact(&mut payload)?;
-    // vpcd sends length and payload in separate writes; answer its next
-    // message without waiting on a delayed ACK.
+    let n = stream.read(&mut len)?;
+    if n == 0 {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    let idle_timeout = stream.read_timeout()?;
+    stream.set_read_timeout(None)?;
+    let rest: io::Result<Vec<u8>> = (|| {
+        if n == 1 {
+            stream.read_exact(&mut len[1..])?;
+        }
+        let _ = stream.set_quickack(true);
+        let mut payload = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        stream.read_exact(&mut payload)?;
+        Ok(payload)
+    })();
+    stream.set_read_timeout(idle_timeout)?;
+    let payload = rest?;
     let _ = stream.set_quickack(true);
     Ok(payload)
 }
 
 fn write_message(stream: &mut TcpStream, payload: &[u8]) -> io::Result<()> {
-    let len = u16::try_from(payload.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "message too long"))?;
+    let len =
+        u16::try_from(payload.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "message too long"))?;
     stream.write_all(&[&len.to_be_bytes()[..], payload].concat())
 }
 

@@ -2,9 +2,14 @@
 //!
 //! - [`fingerprint`]: an in-process fingerprint reader whose fingers, timing,
 //!   quality failures and unplugging are scripted; the agent's `sim:fingerprint`.
+//! - [`sam`]: a GA 467 SAM module on a pseudo-terminal, byte for byte.
+//! - [`card_file`]: simulated ID cards as TOML files (`cards/*.toml`), shared
+//!   by the SAM and PC/SC card simulators.
 
+pub mod card_file;
 pub mod fingerprint;
 pub mod vpcd;
 mod rng;
+pub mod sam;
 
 pub use fingerprint::{SimFingerprintConfig, SimFingerprintFactory, SimFingerprintHandle};

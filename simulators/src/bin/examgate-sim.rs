@@ -1,8 +1,11 @@
 //! `examgate-sim`: run and script examgate's device simulators.
 
-use std::io::Write;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use examgate_sim::card_file::CardFile;
+use examgate_sim::sam::{SamScript, SamSimulator, SimCard};
 use examgate_sim::{SimFingerprintConfig, SimFingerprintFactory};
 
 const USAGE: &str = "\
@@ -12,6 +15,18 @@ USAGE:
     examgate-sim fingerprint-template --finger N [--impression K] [--seed S] [--base64]
         Write the template simulated finger N gives on its K-th enrolment
         capture (default 1) to stdout, raw or as standard base64.
+    examgate-sim sam --pty [--link PATH] [--card FILE.toml]... [--empty] [--scenario FILE]
+        A GA 467 SAM module on a new pseudo-terminal: prints `pty PATH`, then
+        `ready`. --link makes PATH a symlink to it (replaced if it is one).
+        The first card is on the reader unless --empty. Script lines come
+        from --scenario FILE, else stdin, each answered `ok LINE`:
+          insert [N] | remove | fail SW3 [CMD PARA] | pull-during-read |
+          corrupt-next [CMD PARA] | garbage-next N [CMD PARA] |
+          drop-next [CMD PARA] | slow DELAY_MS [CHUNK_LEN GAP_MS] |
+          wait MS | status | quit
+        (N counts --card files from 1; SW3, CMD, PARA are hex; with CMD PARA
+        a fault waits for that command.) After the script ends it serves
+        until killed; `quit` exits and removes --link.
     examgate-sim --help
 ";
 
@@ -65,8 +80,109 @@ fn run(args: &[String]) -> Result<(), String> {
                 out.write_all(&t.data).map_err(|e| e.to_string())
             }
         }
+        Some("sam") => sam(&args[1..]),
         Some(other) => Err(format!("unknown command {other:?}; see --help")),
     }
+}
+
+fn values<'a>(args: &'a [String], flag: &str) -> Result<Vec<&'a str>, String> {
+    let mut out = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        if a == flag {
+            out.push(args.get(i + 1).map(String::as_str).ok_or_else(|| format!("{flag} needs a value"))?);
+        }
+    }
+    Ok(out)
+}
+
+fn sam(args: &[String]) -> Result<(), String> {
+    if args.iter().any(|a| a == "--help") {
+        print!("{USAGE}");
+        return Ok(());
+    }
+    const FLAGS: [&str; 5] = ["--pty", "--link", "--card", "--empty", "--scenario"];
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        match a.as_str() {
+            "--link" | "--card" | "--scenario" => i += 2,
+            "--pty" | "--empty" => i += 1,
+            other => return Err(format!("sam: unknown argument {other:?}; expected one of {}", FLAGS.join(", "))),
+        }
+    }
+    if !args.iter().any(|a| a == "--pty") {
+        return Err("sam needs --pty: a pseudo-terminal is the only port it offers".into());
+    }
+    let empty = args.iter().any(|a| a == "--empty");
+    let mut cards = Vec::new();
+    for file in values(args, "--card")? {
+        let card = CardFile::load(file).map_err(|e| e.to_string())?;
+        cards.push(SimCard::from(&card));
+    }
+    let first_on_reader = !empty && !cards.is_empty();
+    let sim = SamSimulator::new(cards);
+    if first_on_reader {
+        sim.insert(0)?;
+    }
+    let pty = sim.spawn_pty().map_err(|e| format!("cannot open a pseudo-terminal: {e}"))?;
+    let link = value(args, "--link")?.map(PathBuf::from);
+    if let Some(link) = &link {
+        make_link(pty.path(), link)?;
+    }
+    let mut out = std::io::stdout().lock();
+    let say = |out: &mut std::io::StdoutLock<'_>, line: &str| {
+        // The caller awaits these lines; a closed stdout only means no one listens.
+        let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+    };
+    say(&mut out, &format!("pty {}", pty.path().display()));
+    say(&mut out, "ready");
+
+    let lines: Box<dyn BufRead> = match value(args, "--scenario")? {
+        Some(file) => Box::new(std::io::BufReader::new(
+            std::fs::File::open(file).map_err(|e| format!("cannot read scenario {file}: {e}"))?,
+        )),
+        None => Box::new(std::io::stdin().lock()),
+    };
+    for line in lines.lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.parse::<SamScript>() {
+            Ok(SamScript::Quit) => {
+                if let Some(link) = &link {
+                    let _ = std::fs::remove_file(link);
+                }
+                say(&mut out, "ok quit");
+                return pty.stop().map_err(|e| e.to_string());
+            }
+            Ok(SamScript::Wait(t)) => {
+                std::thread::sleep(t);
+                say(&mut out, &format!("ok {line}"));
+            }
+            Ok(cmd) => match sim.apply(&cmd) {
+                Ok(ack) => say(&mut out, &ack),
+                Err(e) => say(&mut out, &format!("error {e}")),
+            },
+            Err(e) => say(&mut out, &format!("error {e}")),
+        }
+    }
+    // The script is over; serve until killed.
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Point `link` at the pseudo-terminal, replacing an older symlink (never a file).
+fn make_link(target: &Path, link: &Path) -> Result<(), String> {
+    match std::fs::symlink_metadata(link) {
+        Ok(m) if m.file_type().is_symlink() => {
+            std::fs::remove_file(link).map_err(|e| format!("cannot replace {}: {e}", link.display()))?;
+        }
+        Ok(_) => return Err(format!("--link {} exists and is not a symlink; not replacing it", link.display())),
+        Err(_) => {}
+    }
+    std::os::unix::fs::symlink(target, link).map_err(|e| format!("cannot link {}: {e}", link.display()))
 }
 
 fn base64_encode(bytes: &[u8]) -> String {

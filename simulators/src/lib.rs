@@ -2,14 +2,18 @@
 //!
 //! - [`fingerprint`]: an in-process fingerprint reader whose fingers, timing,
 //!   quality failures and unplugging are scripted; the agent's `sim:fingerprint`.
+//! - [`camera`]: an in-process camera (a moving subject, a time stamp, noise)
+//!   whose lens is covered, feed frozen, cable pulled on cue; `sim:camera`.
 //! - [`sam`]: a GA 467 SAM module on a pseudo-terminal, byte for byte.
 //! - [`card_file`]: simulated ID cards as TOML files (`cards/*.toml`), shared
 //!   by the SAM and PC/SC card simulators.
 
 pub mod card_file;
+pub mod camera;
 pub mod fingerprint;
 pub mod vpcd;
 mod rng;
 pub mod sam;
 
 pub use fingerprint::{SimFingerprintConfig, SimFingerprintFactory, SimFingerprintHandle};
+pub use camera::{CameraCommand, SimCameraConfig, SimCameraFactory, SimCameraHandle};

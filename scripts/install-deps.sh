@@ -11,6 +11,7 @@ PACKAGES=(
   libpcsclite-dev   # linked by the pcsc crate
   vsmartcard-vpcd   # virtual PC/SC readers a simulated card connects to
   procps            # pgrep/pkill, used by tests to manage pcscd
+  libclang-dev      # bindgen in nokhwa's V4L2 bindings (drivers/webcam)
 )
 
 missing=()

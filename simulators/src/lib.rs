@@ -8,8 +8,8 @@
 //! - [`card_file`]: simulated ID cards as TOML files (`cards/*.toml`), shared
 //!   by the SAM and PC/SC card simulators.
 
-pub mod card_file;
 pub mod camera;
+pub mod card_file;
 pub mod fingerprint;
 pub mod vpcd;
 mod rng;

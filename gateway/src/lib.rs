@@ -20,3 +20,4 @@ pub mod host;
 pub mod plugin_check;
 pub mod selector;
 pub mod templates;
+pub mod snapshot;

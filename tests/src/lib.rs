@@ -38,4 +38,5 @@ pub fn agent_binary() -> PathBuf {
     artifact("examgate-agent")
 }
 
+pub mod agent;
 pub mod pcscd;

@@ -1,5 +1,6 @@
 //! `examgate-agent`, the seat agent. A thin CLI over the `examgate_agent` library.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -12,7 +13,11 @@ use tracing_subscriber::EnvFilter;
 /// `RUST_LOG`, else at `default`.
 fn init_logging(default: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
 }
 
 fn report(result: anyhow::Result<()>) -> ExitCode {

@@ -176,7 +176,7 @@ pub trait FingerprintReader {
 
 /// A card as a reader gives it: the GA 467 text block and WLT photo when
 /// the reader decodes the card, and the chip serial.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct CardRead {
     /// 256-byte UCS-2LE text block, empty if the reader gives identifiers only.
     pub text: Vec<u8>,
@@ -184,6 +184,19 @@ pub struct CardRead {
     pub photo: Vec<u8>,
     /// The card's chip serial (`00 36 00 00 08`), empty if not read.
     pub chip_serial: Vec<u8>,
+}
+
+impl fmt::Debug for CardRead {
+    // Personal data: lengths only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "CardRead(text {} B, photo {} B, chip serial {} B)",
+            self.text.len(),
+            self.photo.len(),
+            self.chip_serial.len()
+        )
+    }
 }
 
 /// A second-generation ID card reader.

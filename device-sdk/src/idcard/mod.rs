@@ -349,7 +349,8 @@ impl CardFields {
     }
 
     /// Build the 256-byte text block (what a card or SAM would send).
-    /// Fields too long for their slot are cut.
+    /// Fields too long for their slot are cut: callers taking fields from
+    /// people (card files) check lengths first.
     pub fn encode(&self) -> [u8; TEXT_LEN] {
         let mut out = [0u8; TEXT_LEN];
         put(&mut out, 0..TEXT_LEN, "");
@@ -359,7 +360,8 @@ impl CardFields {
             CardType::Resident | CardType::HkMoTw => {
                 put(&mut out, 0..30, &self.name);
                 put(&mut out, 30..32, &self.sex.code().to_string());
-                if let Some(n) = self.nation {
+                // Bytes 32-36 are the nation on resident cards, reserved on J cards.
+                if let (CardType::Resident, Some(n)) = (self.card_type, self.nation) {
                     put(&mut out, 32..36, &format!("{:02}", n.code()));
                 }
                 put(&mut out, 36..52, &date(self.birth_date));

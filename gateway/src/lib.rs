@@ -19,5 +19,5 @@ pub mod error;
 pub mod host;
 pub mod plugin_check;
 pub mod selector;
-pub mod templates;
 pub mod snapshot;
+pub mod templates;

@@ -15,5 +15,5 @@ pub mod vpcd;
 mod rng;
 pub mod sam;
 
-pub use fingerprint::{SimFingerprintConfig, SimFingerprintFactory, SimFingerprintHandle};
 pub use camera::{CameraCommand, SimCameraConfig, SimCameraFactory, SimCameraHandle};
+pub use fingerprint::{SimFingerprintConfig, SimFingerprintFactory, SimFingerprintHandle};

@@ -12,7 +12,9 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use examgate_minutiae::calibration::{self, CORPUS_FINGERS, CORPUS_IMPRESSIONS, CORPUS_SEED};
+use examgate_minutiae::calibration::{
+    self, CALIBRATION_IMPOSTOR_IMPRESSIONS, CORPUS_FINGERS, CORPUS_IMPRESSIONS, CORPUS_SEED,
+};
 use examgate_minutiae::synthetic::{self, ImpressionParams};
 use examgate_minutiae::{MinutiaeRecord, PreparedTemplate, encode, parse};
 
@@ -85,9 +87,15 @@ fn main() -> ExitCode {
     let bz_time = t.elapsed();
     println!("wall time for all comparisons: examgate {our_time:.1?}, Bozorth3 {bz_time:.1?}");
 
-    // Calibration: what the committed table should be, from this run.
-    let derived = calibration::derive(&our_gen, &our_imp);
+    // Calibration: what the committed table should be, from this run, on more impostors
+    // than the side-by-side set (which is its k = 0 part).
+    let calibration_pairs: Vec<(usize, usize, usize, usize)> = (0..CALIBRATION_IMPOSTOR_IMPRESSIONS)
+        .flat_map(|k| (0..CORPUS_FINGERS).flat_map(move |a| (a + 1..CORPUS_FINGERS).map(move |b| (a, k, b, k))))
+        .collect();
+    let calibration_imp = our_raw(&calibration_pairs);
+    let derived = calibration::derive(&our_gen, &calibration_imp);
     let drifted = !calibration::same_table(calibration::TABLE, &derived, 0.01);
+    let calibration_above = calibration_imp.iter().filter(|&&r| calibration::calibrate(r).is_match()).count();
     let cal = |raw: &[f32]| -> Vec<f32> { raw.iter().map(|&r| f32::from(calibration::calibrate(r).get())).collect() };
     let (our_gen_cal, our_imp_cal) = (cal(&our_gen), cal(&our_imp));
 
@@ -150,7 +158,17 @@ fn main() -> ExitCode {
     println!();
     println!("## Calibration");
     println!();
-    println!("derived from this run: {}", table_code(&derived));
+    println!(
+        "derived from this run ({} genuine, {} impostor comparisons): {}",
+        our_gen.len(),
+        calibration_imp.len(),
+        table_code(&derived)
+    );
+    println!(
+        "calibration impostors above 800 with the committed table: {calibration_above} of {} (FMR {:.1e})",
+        calibration_imp.len(),
+        calibration_above as f64 / calibration_imp.len() as f64
+    );
     if drifted {
         println!("committed calibration::TABLE has DRIFTED from it: {}", table_code(calibration::TABLE));
     } else {

@@ -1,27 +1,29 @@
 //! Raw matcher score -> the seeds' 1..=1000 scale, through a table measured on the
 //! synthetic evaluation corpus.
 //!
-//! The scale reads as false-match rates: 200 at FMR 1e-1, 400 at 1e-2, 600 at 1e-3 and 800
-//! at 1e-4 (so "above 800" is a false match at most once in 10,000 impostor comparisons),
-//! linear in between. Above 800 the table rises to 900 at the genuine median and to 1000 at
-//! the raw score of a template compared with itself.
+//! The scale reads as false-match rates: 200 at FMR 1e-1, 400 at 1e-2, 600 at 1e-3, linear
+//! in between. 800 sits where the measured FMR is 5e-5, half the required 1e-4, as margin
+//! for prints the table never saw (the evaluation checks a held-out set). Above 800 the
+//! table rises to 900 at the genuine median and to 1000 at the raw score of a template
+//! compared with itself.
 
 use examgate_device_sdk::Score;
 
 /// Knots (raw score, calibrated score) of the monotone piecewise-linear map.
 ///
 /// Produced by `cargo run --release -p examgate-minutiae --example evaluate -- --print-table`
-/// from the evaluation corpus (seed [`CORPUS_SEED`], [`CORPUS_FINGERS`] fingers x
-/// [`CORPUS_IMPRESSIONS`] impressions: 179,700 impostor and 16,800 genuine comparisons)
-/// with [`derive`]. The example re-derives it on every run and exits non-zero when this
-/// table has drifted from what the matcher now produces.
+/// with [`derive`] from the evaluation corpus (seed [`CORPUS_SEED`], [`CORPUS_FINGERS`]
+/// fingers x [`CORPUS_IMPRESSIONS`] impressions): the 16,800 genuine comparisons and
+/// 718,800 impostor comparisons (impression k of every two fingers, k = 0..4). The example
+/// re-derives it on every run and exits non-zero when this table has drifted from what the
+/// matcher now produces.
 pub const TABLE: &[(f32, f32)] = &[
     (0.0, 1.0),
-    (43.104, 200.0),
-    (60.813, 400.0),
-    (77.564, 600.0),
-    (92.583, 800.0),
-    (311.164, 900.0),
+    (39.687, 200.0),
+    (56.361, 400.0),
+    (72.555, 600.0),
+    (95.375, 800.0),
+    (309.491, 900.0),
     (1000.0, 1000.0),
 ];
 
@@ -29,6 +31,10 @@ pub const TABLE: &[(f32, f32)] = &[
 pub const CORPUS_SEED: u64 = 2026;
 pub const CORPUS_FINGERS: usize = 600;
 pub const CORPUS_IMPRESSIONS: usize = 8;
+/// Impostor comparisons for calibration pair impression k of every two fingers, k below this.
+pub const CALIBRATION_IMPOSTOR_IMPRESSIONS: usize = 4;
+/// The measured FMR that 800 is put at: half the 1e-4 the seeds' threshold promises.
+pub const FMR_AT_800: f64 = 5e-5;
 
 /// Raw score of a template matched with itself: every neighbour edge agrees from both ends,
 /// 100 * NEIGHBOURS.
@@ -59,7 +65,7 @@ pub fn calibrate_with(table: &[(f32, f32)], raw: f32) -> Score {
 ///
 /// The knot for FMR `f` is the impostor raw score with `floor(f * impostors)` scores above
 /// it, so a calibrated score strictly above 200/400/600/800 happens for at most that many
-/// impostors. Knots are rounded to 1/1000 (upwards, never loosening the bound) and made
+/// impostors (800 uses [`FMR_AT_800`]). Knots are rounded to 1/1000 (upwards, never loosening the bound) and made
 /// strictly increasing.
 pub fn derive(genuine: &[f32], impostor: &[f32]) -> Vec<(f32, f32)> {
     let mut imp: Vec<f32> = impostor.iter().copied().filter(|r| !r.is_nan()).collect();
@@ -75,7 +81,7 @@ pub fn derive(genuine: &[f32], impostor: &[f32]) -> Vec<(f32, f32)> {
     };
     let up = |r: f32| (r * 1000.0).ceil() / 1000.0;
     let mut knots = vec![(0.0f32, 1.0f32)];
-    for (fmr, score) in [(1e-1, 200.0), (1e-2, 400.0), (1e-3, 600.0), (1e-4, 800.0)] {
+    for (fmr, score) in [(1e-1, 200.0), (1e-2, 400.0), (1e-3, 600.0), (FMR_AT_800, 800.0)] {
         knots.push((up(at_fmr(fmr)), score));
     }
     let median = gen_sorted.get(gen_sorted.len() / 2).copied().unwrap_or(0.0);
@@ -116,7 +122,7 @@ mod tests {
         let genuine: Vec<f32> = (0..100).map(|i| 100.0 + i as f32).collect();
         let table = derive(&genuine, &impostor);
         let above_800 = impostor.iter().filter(|&&r| calibrate_with(&table, r).is_match()).count();
-        assert!(above_800 <= 2, "{above_800} impostors above 800");
+        assert!(above_800 as f64 <= FMR_AT_800 * impostor.len() as f64, "{above_800} impostors above 800");
         assert!(genuine.iter().all(|&r| calibrate_with(&table, r).is_match()));
         assert!(table.windows(2).all(|w| w[0].0 < w[1].0));
     }

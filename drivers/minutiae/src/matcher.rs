@@ -43,6 +43,10 @@ const SECTORS: usize = 8;
 const SECTOR: i32 = 256 / SECTORS as i32;
 const CELLS: usize = LEN_CELLS * SECTORS * SECTORS;
 const NONE: u16 = u16::MAX;
+/// Global check: rotations within this many 1/256 turns of the tree's, and shifts (after
+/// that rotation) within this many pixels of the tree's, count.
+const ROTATION_TOL: u8 = 16;
+const SHIFT_TOL: f32 = 40.0;
 
 #[inline]
 fn len_tol(len: f32) -> f32 {
@@ -116,6 +120,9 @@ impl Edge {
 #[derive(Clone, Debug)]
 pub struct PreparedTemplate {
     count: usize,
+    /// Positions at 500 dpi and directions (1/256 turns, y-down frame), for the global check.
+    points: Vec<(f32, f32)>,
+    dirs: Vec<u8>,
     /// NEIGHBOURS slots a minutia, nearest first; `neighbour_count` of them are used.
     neighbours: Vec<Edge>,
     neighbour_count: Vec<u8>,
@@ -236,6 +243,8 @@ impl PreparedTemplate {
         }
         Ok(PreparedTemplate {
             count: n,
+            points,
+            dirs,
             neighbours,
             neighbour_count,
             short_edges: short_edges.into_iter().map(|e| e.1).collect(),
@@ -386,16 +395,71 @@ impl PreparedTemplate {
         }
     }
 
+    /// Global check: the pairs of a genuine tree share one rotation and, once turned, about
+    /// one translation (elastic distortion moves them by tens of pixels at most); a tree
+    /// grown edge by edge between two different fingers drifts. Pairs off the largest
+    /// consistent group are not counted.
+    fn mark_inliers(&self, other: &PreparedTemplate, s: &mut Scratch) {
+        let m = s.pairs.len();
+        s.inlier.clear();
+        s.inlier.resize(m, true);
+        for (k, &(p, _)) in s.pairs.iter().enumerate() {
+            s.pair_index[usize::from(p)] = k as u16;
+        }
+        if m < 3 {
+            return;
+        }
+        s.rotation.clear();
+        s.rotation
+            .extend(s.pairs.iter().map(|&(p, c)| other.dirs[usize::from(c)].wrapping_sub(self.dirs[usize::from(p)])));
+        let rot = &s.rotation;
+        let best = (0..m)
+            .max_by_key(|&k| (rot.iter().filter(|&&r| angle_diff(r, rot[k]) <= ROTATION_TOL).count(), Reverse(k)))
+            .unwrap_or(0);
+        // Circular mean of the agreeing rotations, for a turn precise enough to compare shifts.
+        let (mut sx, mut sy) = (0f32, 0f32);
+        for (k, &r) in rot.iter().enumerate() {
+            s.inlier[k] = angle_diff(r, rot[best]) <= ROTATION_TOL;
+            if s.inlier[k] {
+                let a = f32::from(r) * (std::f32::consts::PI / 128.0);
+                sx += a.cos();
+                sy += a.sin();
+            }
+        }
+        let (sin, cos) = sy.atan2(sx).sin_cos();
+        s.shift.clear();
+        for &(p, c) in &s.pairs {
+            let (px, py) = self.points[usize::from(p)];
+            let (cx, cy) = other.points[usize::from(c)];
+            s.shift.push((cx - (px * cos - py * sin), cy - (px * sin + py * cos)));
+        }
+        let shift = &s.shift;
+        let inlier = &s.inlier;
+        let near = |a: (f32, f32), b: (f32, f32)| (a.0 - b.0).powi(2) + (a.1 - b.1).powi(2) <= SHIFT_TOL * SHIFT_TOL;
+        let best = (0..m)
+            .filter(|&k| inlier[k])
+            .max_by_key(|&k| ((0..m).filter(|&j| inlier[j] && near(shift[j], shift[k])).count(), Reverse(k)))
+            .unwrap_or(0);
+        let centre = shift[best];
+        for k in 0..m {
+            s.inlier[k] = s.inlier[k] && near(s.shift[k], centre);
+        }
+    }
+
     /// Count, for every pair of the tree, the neighbouring pairs it agrees with.
-    fn score_tree(&self, other: &PreparedTemplate, s: &Scratch) -> MatchDetail {
+    fn score_tree(&self, other: &PreparedTemplate, s: &mut Scratch) -> MatchDetail {
+        self.mark_inliers(other, s);
         let mut supported = 0u16;
         let mut consistent = 0u16;
-        for &(p, c) in &s.pairs {
+        for (k, &(p, c)) in s.pairs.iter().enumerate() {
+            if !s.inlier[k] {
+                continue;
+            }
             let cn = other.neighbours(usize::from(c));
             let mut degree = 0;
             for e in self.neighbours(usize::from(p)) {
                 let l = s.pair_of_p[usize::from(e.minutia)];
-                if l == NONE {
+                if l == NONE || !s.inlier[usize::from(s.pair_index[usize::from(e.minutia)])] {
                     continue;
                 }
                 if cn.iter().any(|o| o.minutia == l && e.agrees(o)) {
@@ -454,6 +518,11 @@ pub struct Scratch {
     roots: Vec<(u8, u16, u16)>,
     pair_of_p: Vec<u16>,
     pair_of_c: Vec<u16>,
+    /// Index in `pairs` of each paired probe minutia.
+    pair_index: Vec<u16>,
+    inlier: Vec<bool>,
+    rotation: Vec<u8>,
+    shift: Vec<(f32, f32)>,
     pairs: Vec<(u16, u16)>,
     best_pairs: Vec<(u16, u16)>,
     heap: BinaryHeap<Reverse<(u16, u16, u16)>>,
@@ -467,6 +536,8 @@ impl Scratch {
         }
         self.pair_of_p.clear();
         self.pair_of_p.resize(np, NONE);
+        self.pair_index.clear();
+        self.pair_index.resize(np, NONE);
         self.pair_of_c.clear();
         self.pair_of_c.resize(nc, NONE);
         self.pairs.clear();

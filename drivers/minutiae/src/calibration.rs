@@ -12,7 +12,7 @@ use examgate_device_sdk::Score;
 /// Knots (raw score, calibrated score) of the monotone piecewise-linear map.
 ///
 /// Produced by `cargo run --release -p examgate-minutiae --example evaluate -- --print-table`
-/// with [`derive`] from the evaluation corpus (seed [`CORPUS_SEED`], [`CORPUS_FINGERS`]
+/// with [`derive()`] from the evaluation corpus (seed [`CORPUS_SEED`], [`CORPUS_FINGERS`]
 /// fingers x [`CORPUS_IMPRESSIONS`] impressions): the 16,800 genuine comparisons and
 /// 718,800 impostor comparisons (impression k of every two fingers, k = 0..4). The example
 /// re-derives it on every run and exits non-zero when this table has drifted from what the

@@ -107,7 +107,7 @@ impl Edge {
 
 /// A template ready for fast matching: one finger view's minutiae reduced to each one's
 /// nearest-neighbour edges, plus an index of short edges to find root pairs. Build it once
-/// per template (a few microseconds); matching only reads it, about 6 KB for 50 minutiae.
+/// per template (tens of microseconds); matching only reads it, about 12 KB for 50 minutiae.
 ///
 /// ```
 /// use examgate_minutiae::{PreparedTemplate, synthetic};
@@ -129,7 +129,8 @@ pub struct PreparedTemplate {
     /// Each minutia's edges to its ROOT_NEIGHBOURS nearest, up to MAX_ROOT_EDGE long.
     short_edges: Vec<FiledEdge>,
     /// The same edges filed under every index cell their tolerance box touches, grouped by
-    /// cell; `cell_start` has CELLS + 1 entries (at most 255 * 4 * 48 edges fit a u16).
+    /// cell; `cell_start` has CELLS + 1 entries. An edge lands in at most 3 x 3 x 3 cells, so
+    /// even 255 minutiae x ROOT_NEIGHBOURS x 27 entries fit a u16.
     filed_edges: Vec<FiledEdge>,
     cell_start: Vec<u16>,
 }

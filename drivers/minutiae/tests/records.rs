@@ -42,6 +42,12 @@ fn with_length_iso(mut bytes: Vec<u8>) -> Vec<u8> {
 }
 
 #[test]
+fn golden_files_in_tests_data_are_these_bytes() {
+    assert_eq!(include_bytes!("data/golden_iso19794_2.fmr"), ISO_GOLDEN);
+    assert_eq!(include_bytes!("data/golden_ansi378.fmr"), ANSI_GOLDEN);
+}
+
+#[test]
 fn reads_the_golden_iso_record() {
     let r = parse(ISO_GOLDEN).unwrap();
     assert_eq!(r.standard, Standard::Iso19794_2_2005);

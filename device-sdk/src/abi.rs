@@ -156,8 +156,9 @@ pub struct EgFingerprintOps {
     pub struct_size: u32,
     pub reserved: u32,
     pub get_template: Option<unsafe extern "C" fn(*mut EgDevice, u32, *mut EgTemplateOut, *mut EgMsg) -> Status>,
-    pub match_templates:
-        Option<unsafe extern "C" fn(*mut EgDevice, *const EgTemplate, *const EgTemplate, *mut u32, *mut EgMsg) -> Status>,
+    pub match_templates: Option<
+        unsafe extern "C" fn(*mut EgDevice, *const EgTemplate, *const EgTemplate, *mut u32, *mut EgMsg) -> Status,
+    >,
     pub enabled: Option<unsafe extern "C" fn(*mut EgDevice, *mut u32, *mut EgMsg) -> Status>,
     pub finger_present: Option<unsafe extern "C" fn(*mut EgDevice, *mut u32, *mut EgMsg) -> Status>,
 }
@@ -185,7 +186,16 @@ pub struct EgCameraOps {
     pub reserved: u32,
     #[allow(clippy::type_complexity)]
     pub capture: Option<
-        unsafe extern "C" fn(*mut EgDevice, u32, *mut u32, *mut u32, *mut u32, *mut *mut u8, *mut usize, *mut EgMsg) -> Status,
+        unsafe extern "C" fn(
+            *mut EgDevice,
+            u32,
+            *mut u32,
+            *mut u32,
+            *mut u32,
+            *mut *mut u8,
+            *mut usize,
+            *mut EgMsg,
+        ) -> Status,
     >,
 }
 
@@ -289,4 +299,3 @@ mod tests {
         }
     }
 }
-

@@ -231,7 +231,10 @@ fn run_fingerprint(s: &mut Suite<'_>) {
                         let fp = fingerprint(device.as_mut())?;
                         let score = fp.match_templates(a, b).map_err(|e| fail(format!("match failed: {e}")))?;
                         if !score.is_match() {
-                            return Err(fail(format!("two impressions of finger {} scored {score}, need > 800", f + 1)));
+                            return Err(fail(format!(
+                                "two impressions of finger {} scored {score}, need > 800",
+                                f + 1
+                            )));
                         }
                     }
                 }
@@ -248,7 +251,11 @@ fn run_fingerprint(s: &mut Suite<'_>) {
                             let fp = fingerprint(device.as_mut())?;
                             let score = fp.match_templates(a, b).map_err(|e| fail(format!("match failed: {e}")))?;
                             if score.is_match() {
-                                return Err(fail(format!("fingers {} and {} scored {score}, need <= 800", f + 1, g + 1)));
+                                return Err(fail(format!(
+                                    "fingers {} and {} scored {score}, need <= 800",
+                                    f + 1,
+                                    g + 1
+                                )));
                             }
                         }
                     }
@@ -264,7 +271,10 @@ fn run_fingerprint(s: &mut Suite<'_>) {
             match fp.match_templates(&bad, &prints[0][0]) {
                 Ok(score) => Err(fail(format!("a 7-byte garbage template scored {score} instead of an error"))),
                 Err(e) if matches!(e.kind(), ErrorKind::InvalidArgument | ErrorKind::FormatMismatch) => Ok(()),
-                Err(e) => Err(fail(format!("garbage template gave {:?}, expected invalid_argument or format_mismatch", e.kind()))),
+                Err(e) => Err(fail(format!(
+                    "garbage template gave {:?}, expected invalid_argument or format_mismatch",
+                    e.kind()
+                ))),
             }
         })();
         s.record("match: malformed template is refused", garbage);
@@ -301,7 +311,9 @@ fn run_fingerprint(s: &mut Suite<'_>) {
         sim(device.as_mut(), SimCommand::LiftFinger)?;
         match (first, second) {
             (Ok(_), _) => Err(fail("scripted poor-quality capture succeeded")),
-            (Err(e), _) if e.kind() != ErrorKind::PoorQuality => Err(fail(format!("expected poor_quality, got {:?}", e.kind()))),
+            (Err(e), _) if e.kind() != ErrorKind::PoorQuality => {
+                Err(fail(format!("expected poor_quality, got {:?}", e.kind())))
+            }
             (Err(_), Err(e)) => Err(fail(format!("capture after a poor one failed: {e}"))),
             (Err(_), Ok(_)) => Ok(()),
         }
@@ -317,7 +329,12 @@ fn run_fingerprint(s: &mut Suite<'_>) {
         sim(device.as_mut(), SimCommand::Plug)?;
         match got {
             Err(e) if e.kind() == ErrorKind::NotConnected => {}
-            Err(e) => return Err(fail(format!("capture on an unplugged reader gave {:?}, expected not_connected", e.kind()))),
+            Err(e) => {
+                return Err(fail(format!(
+                    "capture on an unplugged reader gave {:?}, expected not_connected",
+                    e.kind()
+                )));
+            }
             Ok(_) => return Err(fail("capture on an unplugged reader returned a template")),
         }
         match enabled {
@@ -325,7 +342,8 @@ fn run_fingerprint(s: &mut Suite<'_>) {
             Err(e) if e.kind() == ErrorKind::NotConnected => {}
             other => return Err(fail(format!("enabled() on an unplugged reader gave {other:?}"))),
         }
-        capture(device.as_mut(), opts.capture_timeout).map_err(|e| fail(format!("capture after replug failed: {e}")))?;
+        capture(device.as_mut(), opts.capture_timeout)
+            .map_err(|e| fail(format!("capture after replug failed: {e}")))?;
         sim(device.as_mut(), SimCommand::LiftFinger)
     })();
     s.record("unplug: not_connected, then back after replug", unplugged);

@@ -135,10 +135,9 @@ impl DeviceError {
             | ErrorKind::CardRemoved
             | ErrorKind::Protocol
             | ErrorKind::Panic => Retry::CanHelp,
-            ErrorKind::Driver
-            | ErrorKind::InvalidArgument
-            | ErrorKind::Unsupported
-            | ErrorKind::FormatMismatch => Retry::Useless,
+            ErrorKind::Driver | ErrorKind::InvalidArgument | ErrorKind::Unsupported | ErrorKind::FormatMismatch => {
+                Retry::Useless
+            }
         }
     }
 
@@ -168,8 +167,8 @@ impl DeviceError {
     pub fn detail(&self) -> String {
         use DeviceError::*;
         match self {
-            NotConnected(d) | Busy(d) | Timeout(d) | PoorQuality(d) | Protocol(d) | Driver(d)
-            | InvalidArgument(d) | Unsupported(d) | FormatMismatch(d) | Panic(d) => d.clone(),
+            NotConnected(d) | Busy(d) | Timeout(d) | PoorQuality(d) | Protocol(d) | Driver(d) | InvalidArgument(d)
+            | Unsupported(d) | FormatMismatch(d) | Panic(d) => d.clone(),
             NoFinger | NoCard | CardRemoved => String::new(),
         }
     }

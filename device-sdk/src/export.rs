@@ -210,8 +210,8 @@ pub unsafe extern "C" fn open<P: Provider>(id: EgStr, out: *mut *mut EgDevice, m
             return Err(DeviceError::InvalidArgument("null output handle".into()));
         }
         // SAFETY: the host passes a readable string.
-        let id = DeviceId::new(unsafe { id.to_string_lossy() })
-            .map_err(|e| DeviceError::InvalidArgument(e.to_string()))?;
+        let id =
+            DeviceId::new(unsafe { id.to_string_lossy() }).map_err(|e| DeviceError::InvalidArgument(e.to_string()))?;
         let device = P::factory().open(&id)?;
         let handle = Box::into_raw(Box::new(ExportedDevice { device, poisoned: None }));
         // SAFETY: checked non-null above.
@@ -251,7 +251,9 @@ pub unsafe extern "C" fn get_template(
         let (format, vendor_format) = format_to_abi(&t.format);
         let (data, len) = give_bytes(t.data);
         // SAFETY: checked non-null above.
-        unsafe { out.write(EgTemplateOut { format, quality: u32::from(t.quality.min(100)), vendor_format, data, len }) };
+        unsafe {
+            out.write(EgTemplateOut { format, quality: u32::from(t.quality.min(100)), vendor_format, data, len })
+        };
         Ok(())
     })
 }
@@ -315,7 +317,8 @@ pub unsafe extern "C" fn sim_control(dev: *mut EgDevice, command: EgStr, msg: *m
     with_device(dev, msg, |d| {
         // SAFETY: the host passes a readable string.
         let text = unsafe { command.to_string_lossy() };
-        let cmd: SimCommand = text.parse().map_err(|e: crate::device::SimCommandError| DeviceError::Unsupported(e.to_string()))?;
+        let cmd: SimCommand =
+            text.parse().map_err(|e: crate::device::SimCommandError| DeviceError::Unsupported(e.to_string()))?;
         let sim = d.as_sim().ok_or_else(|| DeviceError::Unsupported("this device has no simulation hooks".into()))?;
         sim.control(&cmd)
     })

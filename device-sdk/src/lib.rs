@@ -16,17 +16,17 @@ pub mod abi;
 pub mod conformance;
 mod device;
 mod error;
-pub mod idcard;
 #[doc(hidden)]
 pub mod export;
+pub mod idcard;
 #[cfg(feature = "loader")]
 pub mod loader;
 mod score;
 mod template;
 
 pub use device::{
-    Camera, CardRead, Device, DeviceClass, DeviceClasses, DeviceId, DeviceInfo, DriverFactory,
-    FingerprintReader, Frame, IdCardReader, PixelFormat, SimCommand, SimControl,
+    Camera, CardRead, Device, DeviceClass, DeviceClasses, DeviceId, DeviceInfo, DriverFactory, FingerprintReader,
+    Frame, IdCardReader, PixelFormat, SimCommand, SimControl,
 };
 pub use error::{DeviceError, ErrorKind, Retry};
 pub use score::{MATCH_THRESHOLD, Score, ScoreError};

@@ -18,8 +18,9 @@ use crate::{
 /// Why a plugin could not be loaded. Each message is one line naming the file.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("plugin {file}: cannot load: {}", chain(source))]
-    Open { file: String, source: libloading::Error },
+    /// `reason` holds libloading's whole error chain (the system's words).
+    #[error("plugin {file}: cannot load: {reason}")]
+    Open { file: String, reason: String },
     #[error("plugin {file}: no `examgate_plugin_entry` symbol; is this an examgate plugin?")]
     NoEntry { file: String },
     #[error("plugin {file}: examgate_plugin_entry returned NULL")]
@@ -107,7 +108,8 @@ impl PluginLibrary {
         let file = file_label(path);
         // SAFETY: loading a library runs its initialisers; this is the trust
         // boundary the driver host exists for.
-        let lib = unsafe { libloading::Library::new(path) }.map_err(|source| LoadError::Open { file: file.clone(), source })?;
+        let lib = unsafe { libloading::Library::new(path) }
+            .map_err(|e| LoadError::Open { file: file.clone(), reason: chain(&e) })?;
         // SAFETY: the symbol's type is fixed by the ABI.
         let entry: abi::EntryFn = unsafe {
             *lib.get::<abi::EntryFn>(abi::ENTRY_SYMBOL).map_err(|_| LoadError::NoEntry { file: file.clone() })?
@@ -174,7 +176,8 @@ fn validate(d: &EgPlugin, file: &str) -> Result<PluginMeta, LoadError> {
         }
     }
     // SAFETY: descriptor strings are static in the plugin.
-    let (name, vendor, version) = unsafe { (d.name.to_string_lossy(), d.vendor.to_string_lossy(), d.version.to_string_lossy()) };
+    let (name, vendor, version) =
+        unsafe { (d.name.to_string_lossy(), d.vendor.to_string_lossy(), d.version.to_string_lossy()) };
     if name.is_empty() {
         return Err(invalid("descriptor has an empty name"));
     }
@@ -222,7 +225,8 @@ impl DriverFactory for PluginLibrary {
         let mut msg = EgMsg::new();
         let open = self.inner.desc().open.expect("validated at load");
         // SAFETY: valid string and out-pointers for the call.
-        let status = unsafe { open(EgStr { ptr: id.as_str().as_ptr().cast(), len: id.as_str().len() }, &mut handle, &mut msg) };
+        let status =
+            unsafe { open(EgStr { ptr: id.as_str().as_ptr().cast(), len: id.as_str().len() }, &mut handle, &mut msg) };
         abi::status_to_result(status, &msg)?;
         if handle.is_null() {
             return Err(DeviceError::Driver("plugin open returned OK but no device".into()));

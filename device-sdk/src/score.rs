@@ -24,11 +24,7 @@ impl Score {
     pub const MAX: Score = Score(1000);
 
     pub fn new(value: u32) -> Result<Score, ScoreError> {
-        if (1..=1000).contains(&value) {
-            Ok(Score(value as u16))
-        } else {
-            Err(ScoreError(value))
-        }
+        if (1..=1000).contains(&value) { Ok(Score(value as u16)) } else { Err(ScoreError(value)) }
     }
 
     /// Clamp any number onto the scale; for calibrated mappings that may

@@ -62,7 +62,10 @@ pub fn plugin_check_with(path: &Path, isolation: Isolation, host: HostOptions) -
         return ExitCode::from(1);
     }
     if skipped > 0 {
-        println!("plugin {}: passed; {skipped} check(s) skipped because the plugin has no simulation hooks", file_name(path));
+        println!(
+            "plugin {}: passed; {skipped} check(s) skipped because the plugin has no simulation hooks",
+            file_name(path)
+        );
     } else {
         println!("plugin {}: passed conformance", file_name(path));
     }

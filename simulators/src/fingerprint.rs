@@ -89,7 +89,12 @@ impl FromStr for SimFingerprintConfig {
                 "finger" => {
                     config.finger = match value {
                         "none" => None,
-                        n => Some(n.parse().ok().filter(|n| *n > 0).ok_or_else(|| bad("expected a positive finger number or none"))?),
+                        n => Some(
+                            n.parse()
+                                .ok()
+                                .filter(|n| *n > 0)
+                                .ok_or_else(|| bad("expected a positive finger number or none"))?,
+                        ),
                     }
                 }
                 "readers" => {
@@ -211,7 +216,8 @@ impl DriverFactory for SimFingerprintFactory {
     }
 
     fn open(&self, id: &DeviceId) -> Result<Box<dyn Device>, DeviceError> {
-        let shared = self.readers.get(id).ok_or_else(|| DeviceError::NotConnected(format!("no simulated reader {id}")))?;
+        let shared =
+            self.readers.get(id).ok_or_else(|| DeviceError::NotConnected(format!("no simulated reader {id}")))?;
         if !shared.lock().plugged {
             return Err(DeviceError::NotConnected(format!("simulated reader {id} is unplugged")));
         }
@@ -348,7 +354,9 @@ fn parse(t: &Template) -> Result<&[u8], DeviceError> {
         )));
     }
     if &d[..4] != MAGIC || d[4] != VERSION {
-        return Err(DeviceError::InvalidArgument(format!("not an {FORMAT_NAME} v{VERSION} template (bad magic or version)")));
+        return Err(DeviceError::InvalidArgument(format!(
+            "not an {FORMAT_NAME} v{VERSION} template (bad magic or version)"
+        )));
     }
     Ok(&d[8..])
 }
@@ -408,12 +416,18 @@ mod tests {
         let good = f.template_for(1, 1);
         let mut short = good.clone();
         short.data.truncate(10);
-        assert_eq!(match_sim_templates(&short, &good).unwrap_err().kind(), examgate_device_sdk::ErrorKind::InvalidArgument);
+        assert_eq!(
+            match_sim_templates(&short, &good).unwrap_err().kind(),
+            examgate_device_sdk::ErrorKind::InvalidArgument
+        );
         let mut bad_magic = good.clone();
         bad_magic.data[0] = b'X';
         assert!(match_sim_templates(&bad_magic, &good).is_err());
         let iso = Template::new(TemplateFormat::Iso19794_2, good.data.clone());
-        assert_eq!(match_sim_templates(&iso, &good).unwrap_err().kind(), examgate_device_sdk::ErrorKind::FormatMismatch);
+        assert_eq!(
+            match_sim_templates(&iso, &good).unwrap_err().kind(),
+            examgate_device_sdk::ErrorKind::FormatMismatch
+        );
     }
 
     #[test]

@@ -11,9 +11,9 @@
 pub mod camera;
 pub mod card_file;
 pub mod fingerprint;
-pub mod vpcd;
 mod rng;
 pub mod sam;
+pub mod vpcd;
 
 pub use camera::{CameraCommand, SimCameraConfig, SimCameraFactory, SimCameraHandle};
 pub use fingerprint::{SimFingerprintConfig, SimFingerprintFactory, SimFingerprintHandle};

@@ -114,9 +114,19 @@ fn main() {
     println!("|---|---|---|---|");
     println!("| one APDU round trip (baseline) | {} | {} | 1.0x |", us(base), us(percentile(&mut apdu, 99)));
     let r50 = percentile(&mut reads, 50);
-    println!("| read_card + parse (8 APDUs + connect) | {} | {} | {:.1}x |", us(r50), us(percentile(&mut reads, 99)), r50.as_secs_f64() / base.as_secs_f64());
+    println!(
+        "| read_card + parse (8 APDUs + connect) | {} | {} | {:.1}x |",
+        us(r50),
+        us(percentile(&mut reads, 99)),
+        r50.as_secs_f64() / base.as_secs_f64()
+    );
     let i50 = percentile(&mut inserted, 50);
-    println!("| card-present event to parsed card | {} | {} | {:.1}x |", us(i50), us(percentile(&mut inserted, 99)), i50.as_secs_f64() / base.as_secs_f64());
+    println!(
+        "| card-present event to parsed card | {} | {} | {:.1}x |",
+        us(i50),
+        us(percentile(&mut inserted, 99)),
+        i50.as_secs_f64() / base.as_secs_f64()
+    );
     println!();
     println!(
         "text block parse: {:.0} ns ({:.1} M blocks/s), copy of the same 256 bytes: {:.0} ns; ratio {:.1}x",

@@ -38,7 +38,7 @@ fn stop_any_pcscd() {
 }
 
 fn spawn_pcscd() -> Child {
-    let child = Command::new("pcscd")
+    let mut child = Command::new("pcscd")
         .args(["-f", "-i"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -47,13 +47,16 @@ fn spawn_pcscd() -> Child {
     // Ready when both virtual readers are listed.
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        if let Ok(readers) = PcscIdCardFactory::new(None).discover() {
-            if readers.iter().any(|r| r.name == SLOT0) && readers.iter().any(|r| r.name == SLOT1) {
-                return child;
-            }
+        if let Ok(readers) = PcscIdCardFactory::new(None).discover()
+            && readers.iter().any(|r| r.name == SLOT0)
+            && readers.iter().any(|r| r.name == SLOT1)
+        {
+            return child;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("pcscd did not list the vpcd readers within 10 s");
 }
 

@@ -29,7 +29,9 @@ pub(crate) fn atr_says_decoded(atr: &[u8]) -> bool {
 pub enum RecordError {
     #[error("decoded-card record is {0} bytes, expected {RECORD_LEN}")]
     WrongLength(usize),
-    #[error("decoded-card record announces text length {text} and photo length {photo}, expected {TEXT_LEN} and {PHOTO_LEN}")]
+    #[error(
+        "decoded-card record announces text length {text} and photo length {photo}, expected {TEXT_LEN} and {PHOTO_LEN}"
+    )]
     WrongLengths { text: u16, photo: u16 },
 }
 

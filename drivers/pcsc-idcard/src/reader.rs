@@ -4,7 +4,8 @@ use std::ffi::{CStr, CString};
 use std::time::{Duration, Instant};
 
 use examgate_device_sdk::{
-    CardRead, Device, DeviceClass, DeviceClasses, DeviceError, DeviceId, DeviceInfo, DriverFactory, ErrorKind, IdCardReader,
+    CardRead, Device, DeviceClass, DeviceClasses, DeviceError, DeviceId, DeviceInfo, DriverFactory, ErrorKind,
+    IdCardReader,
 };
 use pcsc::{Card, Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
 
@@ -47,10 +48,7 @@ impl PcscIdCardFactory {
             Err(pcsc::Error::NoReadersAvailable) => Vec::new(),
             Err(e) => return Err(map_err(e, "list readers")),
         };
-        Ok(all
-            .into_iter()
-            .filter(|r| self.filter.as_deref().is_none_or(|f| r.to_string_lossy().contains(f)))
-            .collect())
+        Ok(all.into_iter().filter(|r| self.filter.as_deref().is_none_or(|f| r.to_string_lossy().contains(f))).collect())
     }
 }
 
@@ -81,7 +79,9 @@ fn map_err(e: pcsc::Error, doing: &str) -> DeviceError {
         E::NoSmartcard | E::Timeout => DeviceError::NoCard,
         // NotTransacted: pcscd lost the card between connect and transmit.
         E::RemovedCard | E::ResetCard | E::UnpoweredCard | E::NotTransacted => DeviceError::CardRemoved,
-        E::UnresponsiveCard => DeviceError::Protocol(format!("{doing}: the card does not answer; take it off and put it back")),
+        E::UnresponsiveCard => {
+            DeviceError::Protocol(format!("{doing}: the card does not answer; take it off and put it back"))
+        }
         E::ReaderUnavailable | E::UnknownReader | E::NoReadersAvailable => {
             DeviceError::NotConnected(format!("{doing}: the card reader is gone"))
         }
@@ -119,7 +119,11 @@ impl DriverFactory for PcscIdCardFactory {
             .into_iter()
             .find(|r| &device_id_for(&r.to_string_lossy()) == id)
             .ok_or_else(|| DeviceError::NotConnected(format!("no PC/SC reader {id}")))?;
-        let info = DeviceInfo { id: id.clone(), name: reader.to_string_lossy().into_owned(), classes: DeviceClass::IdCard.into() };
+        let info = DeviceInfo {
+            id: id.clone(),
+            name: reader.to_string_lossy().into_owned(),
+            classes: DeviceClass::IdCard.into(),
+        };
         Ok(Box::new(PcscIdCard { info, reader, ctx: Some(ctx) }))
     }
 }
@@ -141,7 +145,11 @@ impl PcscIdCard {
 
     /// Run `f` with a live context; if pcscd went away in between, make a
     /// new context and try once more.
-    fn with_ctx<T>(&mut self, mut f: impl FnMut(&Context, &CStr) -> Result<T, pcsc::Error>, doing: &str) -> Result<T, DeviceError> {
+    fn with_ctx<T>(
+        &mut self,
+        mut f: impl FnMut(&Context, &CStr) -> Result<T, pcsc::Error>,
+        doing: &str,
+    ) -> Result<T, DeviceError> {
         for attempt in 0..2 {
             let reader = self.reader.clone();
             let result = f(self.ctx()?, &reader);
@@ -269,9 +277,9 @@ impl PcscIdCard {
             "read the card",
         )
         .map_err(|e| match e {
-            DeviceError::Protocol(m) if m.contains("invalid") => {
-                DeviceError::Protocol("the reader's decoded-card record is malformed; take the card off and try again".into())
-            }
+            DeviceError::Protocol(m) if m.contains("invalid") => DeviceError::Protocol(
+                "the reader's decoded-card record is malformed; take the card off and try again".into(),
+            ),
             e => e,
         })
     }

@@ -62,7 +62,8 @@ pub fn driver_host_main(plugin: &Path) -> ExitCode {
                 break;
             }
         };
-        let response = host.handle(request).unwrap_or_else(|e| Response::Error { kind: e.kind().code(), detail: e.detail() });
+        let response =
+            host.handle(request).unwrap_or_else(|e| Response::Error { kind: e.kind().code(), detail: e.detail() });
         if wire::write_frame(&mut writer, &response).is_err() {
             break;
         }
@@ -88,7 +89,9 @@ pub(super) fn from_wire(t: WireTemplate) -> Result<Template, DeviceError> {
 
 impl Host {
     fn device(&mut self, handle: u64) -> Result<&mut Box<dyn Device>, DeviceError> {
-        self.devices.get_mut(&handle).ok_or_else(|| DeviceError::InvalidArgument(format!("no open device with handle {handle}")))
+        self.devices
+            .get_mut(&handle)
+            .ok_or_else(|| DeviceError::InvalidArgument(format!("no open device with handle {handle}")))
     }
 
     fn handle(&mut self, request: Request) -> Result<Response, DeviceError> {

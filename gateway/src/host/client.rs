@@ -112,7 +112,8 @@ impl Client {
             Some(p) => p.clone(),
             None => std::env::current_exe().map_err(|source| HostError::Spawn { file: self.file.clone(), source })?,
         };
-        let (ours, theirs) = UnixStream::pair().map_err(|source| HostError::Spawn { file: self.file.clone(), source })?;
+        let (ours, theirs) =
+            UnixStream::pair().map_err(|source| HostError::Spawn { file: self.file.clone(), source })?;
         let mut child = Command::new(exe)
             .arg("driver-host")
             .arg("--plugin")
@@ -188,7 +189,9 @@ impl Client {
                     ))
                 } else {
                     tracing::warn!(plugin = %file, operation = what, %status, "driver host crashed; {restarted}");
-                    DeviceError::Panic(format!("plugin {file} crashed during {what} ({status}); driver host {restarted}"))
+                    DeviceError::Panic(format!(
+                        "plugin {file} crashed during {what} ({status}); driver host {restarted}"
+                    ))
                 })
             }
         }
@@ -214,7 +217,10 @@ pub struct HostedPlugin {
 impl HostedPlugin {
     /// Start a driver host for `plugin` and wait until it has loaded it.
     pub fn spawn(plugin: &Path, options: HostOptions) -> Result<HostedPlugin, HostError> {
-        let file = plugin.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| plugin.display().to_string());
+        let file = plugin
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| plugin.display().to_string());
         // The child resolves the path itself: give it an absolute one.
         let plugin = std::path::absolute(plugin).unwrap_or_else(|_| plugin.to_owned());
         let client = Client {
@@ -381,7 +387,11 @@ impl FingerprintReader for HostedDevice {
 impl SimControl for HostedDevice {
     fn control(&mut self, command: &SimCommand) -> Result<(), DeviceError> {
         let handle = self.ensure_open()?;
-        match self.client.call(&Request::Sim { handle, command: command.to_string() }, self.client.options.grace, "sim")? {
+        match self.client.call(
+            &Request::Sim { handle, command: command.to_string() },
+            self.client.options.grace,
+            "sim",
+        )? {
             Response::Done => Ok(()),
             other => Err(unexpected("sim", other)),
         }

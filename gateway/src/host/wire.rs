@@ -27,12 +27,17 @@ pub enum Response {
     /// First (and last) message of a host whose plugin was refused.
     LoadFailed(String),
     Devices(Vec<WireDeviceInfo>),
-    Opened { handle: u64 },
+    Opened {
+        handle: u64,
+    },
     Template(WireTemplate),
     Score(u16),
     Flag(bool),
     Done,
-    Error { kind: i32, detail: String },
+    Error {
+        kind: i32,
+        detail: String,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -27,6 +27,14 @@ USAGE:
         (N counts --card files from 1; SW3, CMD, PARA are hex; with CMD PARA
         a fault waits for that command.) After the script ends it serves
         until killed; `quit` exits and removes --link.
+    examgate-sim idcard --vpcd HOST:PORT --card FILE.toml [--profile decoded|identifiers] [--scenario FILE]
+        A second-generation ID card on vsmartcard's vpcd (the virtual PC/SC
+        reader of pcscd; slot 0 listens on 127.0.0.1:35963). `decoded` (the
+        default) answers like a reader with a built-in SAM (FF B0 blocks),
+        `identifiers` like a bare card. Prints `ready`, then takes script
+        lines from --scenario FILE, else stdin, each answered `ok LINE`:
+          insert | remove | pull-at-block N | wait MS | quit
+        (pull-at-block: the card leaves the field when block N is read.)
     examgate-sim --help
 ";
 
@@ -81,6 +89,7 @@ fn run(args: &[String]) -> Result<(), String> {
             }
         }
         Some("sam") => sam(&args[1..]),
+        Some("idcard") => idcard(&args[1..]),
         Some(other) => Err(format!("unknown command {other:?}; see --help")),
     }
 }
@@ -168,6 +177,86 @@ fn sam(args: &[String]) -> Result<(), String> {
         }
     }
     // The script is over; serve until killed.
+    loop {
+        std::thread::park();
+    }
+}
+
+fn idcard(args: &[String]) -> Result<(), String> {
+    use examgate_sim::vpcd::{self, CardImage, CardProfile, Fault, VirtualCard};
+    if args.iter().any(|a| a == "--help") {
+        print!("{USAGE}");
+        return Ok(());
+    }
+    const FLAGS: [&str; 4] = ["--vpcd", "--card", "--profile", "--scenario"];
+    for pair in args.chunks(2) {
+        if !FLAGS.contains(&pair[0].as_str()) || pair.len() < 2 {
+            return Err(format!(
+                "idcard: bad argument {:?}; expected {}, each with a value",
+                pair[0],
+                FLAGS.join(", ")
+            ));
+        }
+    }
+    let addr = value(args, "--vpcd")?.ok_or("idcard needs --vpcd HOST:PORT (vpcd's slot 0 is 127.0.0.1:35963)")?;
+    let file = value(args, "--card")?.ok_or("idcard needs --card FILE.toml")?;
+    let profile: CardProfile = value(args, "--profile")?.unwrap_or("decoded").parse()?;
+    let card = CardFile::load(file).map_err(|e| e.to_string())?;
+    let photo: [u8; 1024] =
+        card.photo.as_slice().try_into().map_err(|_| "card photo must be 1024 bytes".to_string())?;
+    let serial = card.chip_serial;
+    let image = CardImage {
+        text: card.fields.encode(),
+        photo,
+        chip_serial: serial,
+        pupi: [serial[0], serial[1], serial[2], serial[3]],
+    };
+    let handle = vpcd::spawn(addr.to_owned(), VirtualCard { image, profile });
+    let mut out = std::io::stdout().lock();
+    let say = |out: &mut std::io::StdoutLock<'_>, line: &str| {
+        let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+    };
+    say(&mut out, "ready");
+    let lines: Box<dyn BufRead> = match value(args, "--scenario")? {
+        Some(file) => Box::new(std::io::BufReader::new(
+            std::fs::File::open(file).map_err(|e| format!("cannot read scenario {file}: {e}"))?,
+        )),
+        None => Box::new(std::io::stdin().lock()),
+    };
+    for line in lines.lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let reply = match words.as_slice() {
+            ["insert"] => {
+                handle.insert();
+                Ok(())
+            }
+            ["remove"] => {
+                handle.remove();
+                Ok(())
+            }
+            ["pull-at-block", n] => {
+                n.parse().map(|n| handle.fault(Some(Fault::PullAtBlock(n)))).map_err(|_| "block must be 0..5")
+            }
+            ["wait", ms] => ms
+                .parse()
+                .map(|ms| std::thread::sleep(std::time::Duration::from_millis(ms)))
+                .map_err(|_| "wait needs milliseconds"),
+            ["quit"] => {
+                say(&mut out, "ok quit");
+                return Ok(());
+            }
+            _ => Err("unknown line; expected insert, remove, pull-at-block N, wait MS or quit"),
+        };
+        match reply {
+            Ok(()) => say(&mut out, &format!("ok {line}")),
+            Err(e) => say(&mut out, &format!("error {e}: {line}")),
+        }
+    }
     loop {
         std::thread::park();
     }

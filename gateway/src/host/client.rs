@@ -52,6 +52,20 @@ struct Conn {
     child: Child,
     reader: BufReader<UnixStream>,
     writer: BufWriter<UnixStream>,
+    /// The socket's current read timeout: set only when it changes, since
+    /// each setsockopt is a system call on the hot path.
+    read_timeout: Option<Duration>,
+}
+
+impl Conn {
+    fn set_deadline(&mut self, deadline: Duration) -> io::Result<()> {
+        let wanted = Some(deadline.max(Duration::from_millis(1)));
+        if self.read_timeout != wanted {
+            self.reader.get_ref().set_read_timeout(wanted)?;
+            self.read_timeout = wanted;
+        }
+        Ok(())
+    }
 }
 
 impl Drop for Conn {
@@ -130,7 +144,7 @@ impl Client {
         // Loading runs the plugin's initialisers: they may hang too.
         reader.get_ref().set_read_timeout(Some(self.options.grace.max(Duration::from_secs(5)))).map_err(spawn_err)?;
         match wire::read_frame::<Response>(&mut reader) {
-            Ok(Response::Ready(meta)) => Ok((Conn { child, reader, writer }, WireMetaOwned(meta))),
+            Ok(Response::Ready(meta)) => Ok((Conn { child, reader, writer, read_timeout: None }, WireMetaOwned(meta))),
             Ok(Response::LoadFailed(why)) => {
                 let _ = child.wait();
                 Err(HostError::Refused(why))
@@ -158,9 +172,7 @@ impl Client {
         }
         let conn = guard.as_mut().expect("started above");
         let outcome = conn
-            .reader
-            .get_ref()
-            .set_read_timeout(Some(deadline.max(Duration::from_millis(1))))
+            .set_deadline(deadline)
             .and_then(|()| wire::write_frame(&mut conn.writer, request))
             .and_then(|()| wire::read_frame::<Response>(&mut conn.reader));
         match outcome {

@@ -137,43 +137,29 @@ fn sam(args: &[String]) -> Result<(), String> {
     if let Some(link) = &link {
         make_link(pty.path(), link)?;
     }
-    let mut out = std::io::stdout().lock();
-    let say = |out: &mut std::io::StdoutLock<'_>, line: &str| {
-        // The caller awaits these lines; a closed stdout only means no one listens.
-        let _ = writeln!(out, "{line}").and_then(|()| out.flush());
-    };
-    say(&mut out, &format!("pty {}", pty.path().display()));
-    say(&mut out, "ready");
+    say(&format!("pty {}", pty.path().display()));
+    say("ready");
 
-    let lines: Box<dyn BufRead> = match value(args, "--scenario")? {
-        Some(file) => Box::new(std::io::BufReader::new(
-            std::fs::File::open(file).map_err(|e| format!("cannot read scenario {file}: {e}"))?,
-        )),
-        None => Box::new(std::io::stdin().lock()),
-    };
-    for line in lines.lines() {
-        let line = line.map_err(|e| e.to_string())?;
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
+    for line in script(args)? {
+        let line = line?;
+        let line = line.as_str();
         match line.parse::<SamScript>() {
             Ok(SamScript::Quit) => {
                 if let Some(link) = &link {
                     let _ = std::fs::remove_file(link);
                 }
-                say(&mut out, "ok quit");
+                say("ok quit");
                 return pty.stop().map_err(|e| e.to_string());
             }
             Ok(SamScript::Wait(t)) => {
                 std::thread::sleep(t);
-                say(&mut out, &format!("ok {line}"));
+                say(&format!("ok {line}"));
             }
             Ok(cmd) => match sim.apply(&cmd) {
-                Ok(ack) => say(&mut out, &ack),
-                Err(e) => say(&mut out, &format!("error {e}")),
+                Ok(ack) => say(&ack),
+                Err(e) => say(&format!("error {e}")),
             },
-            Err(e) => say(&mut out, &format!("error {e}")),
+            Err(e) => say(&format!("error {e}")),
         }
     }
     // The script is over; serve until killed.
@@ -212,23 +198,10 @@ fn idcard(args: &[String]) -> Result<(), String> {
         pupi: [serial[0], serial[1], serial[2], serial[3]],
     };
     let handle = vpcd::spawn(addr.to_owned(), VirtualCard { image, profile });
-    let mut out = std::io::stdout().lock();
-    let say = |out: &mut std::io::StdoutLock<'_>, line: &str| {
-        let _ = writeln!(out, "{line}").and_then(|()| out.flush());
-    };
-    say(&mut out, "ready");
-    let lines: Box<dyn BufRead> = match value(args, "--scenario")? {
-        Some(file) => Box::new(std::io::BufReader::new(
-            std::fs::File::open(file).map_err(|e| format!("cannot read scenario {file}: {e}"))?,
-        )),
-        None => Box::new(std::io::stdin().lock()),
-    };
-    for line in lines.lines() {
-        let line = line.map_err(|e| e.to_string())?;
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
+    say("ready");
+    for line in script(args)? {
+        let line = line?;
+        let line = line.as_str();
         let words: Vec<&str> = line.split_whitespace().collect();
         let reply = match words.as_slice() {
             ["insert"] => {
@@ -247,19 +220,41 @@ fn idcard(args: &[String]) -> Result<(), String> {
                 .map(|ms| std::thread::sleep(std::time::Duration::from_millis(ms)))
                 .map_err(|_| "wait needs milliseconds"),
             ["quit"] => {
-                say(&mut out, "ok quit");
+                say("ok quit");
                 return Ok(());
             }
             _ => Err("unknown line; expected insert, remove, pull-at-block N, wait MS or quit"),
         };
         match reply {
-            Ok(()) => say(&mut out, &format!("ok {line}")),
-            Err(e) => say(&mut out, &format!("error {e}: {line}")),
+            Ok(()) => say(&format!("ok {line}")),
+            Err(e) => say(&format!("error {e}: {line}")),
         }
     }
     loop {
         std::thread::park();
     }
+}
+
+/// Acknowledge a script line or announce a state on stdout; tests await
+/// these lines. A closed stdout only means no one listens.
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
+/// Script lines from `--scenario FILE`, else stdin (read lazily: a test
+/// writes them as it goes), trimmed, without blank lines and `#` comments.
+fn script(args: &[String]) -> Result<impl Iterator<Item = Result<String, String>>, String> {
+    let lines: Box<dyn BufRead> = match value(args, "--scenario")? {
+        Some(file) => Box::new(std::io::BufReader::new(
+            std::fs::File::open(file).map_err(|e| format!("cannot read scenario {file}: {e}"))?,
+        )),
+        None => Box::new(std::io::stdin().lock()),
+    };
+    Ok(lines
+        .lines()
+        .map(|l| l.map(|l| l.trim().to_owned()).map_err(|e| e.to_string()))
+        .filter(|l| !matches!(l, Ok(l) if l.is_empty() || l.starts_with('#'))))
 }
 
 /// Point `link` at the pseudo-terminal, replacing an older symlink (never a file).

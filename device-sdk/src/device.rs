@@ -138,6 +138,13 @@ pub trait DriverFactory: Send + Sync {
     /// Open one device found by [`DriverFactory::discover`]. Dropping the
     /// returned device closes it.
     fn open(&self, id: &DeviceId) -> Result<Box<dyn Device>, DeviceError>;
+    /// The discovery entry of one device, or `NotConnected` if it is not there now.
+    fn find(&self, id: &DeviceId) -> Result<DeviceInfo, DeviceError> {
+        self.discover()?
+            .into_iter()
+            .find(|d| &d.id == id)
+            .ok_or_else(|| DeviceError::NotConnected(format!("no device {id} on driver {}", self.name())))
+    }
 }
 
 /// An open device. Capabilities are reached through the `as_*` accessors

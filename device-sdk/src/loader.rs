@@ -216,11 +216,7 @@ impl DriverFactory for PluginLibrary {
     }
 
     fn open(&self, id: &DeviceId) -> Result<Box<dyn Device>, DeviceError> {
-        let info = self
-            .discover()?
-            .into_iter()
-            .find(|d| &d.id == id)
-            .ok_or_else(|| DeviceError::NotConnected(format!("no device {id} on plugin {}", self.meta.name)))?;
+        let info = self.find(id)?;
         let mut handle: *mut EgDevice = std::ptr::null_mut();
         let mut msg = EgMsg::new();
         let open = self.inner.desc().open.expect("validated at load");

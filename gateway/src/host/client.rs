@@ -301,11 +301,7 @@ impl DriverFactory for HostedPlugin {
     }
 
     fn open(&self, id: &DeviceId) -> Result<Box<dyn Device>, DeviceError> {
-        let info = self
-            .discover()?
-            .into_iter()
-            .find(|d| &d.id == id)
-            .ok_or_else(|| DeviceError::NotConnected(format!("no device {id} on plugin {}", self.meta.name)))?;
+        let info = self.find(id)?;
         let mut device = HostedDevice { client: Arc::clone(&self.client), info, handle: 0, generation: 0 };
         device.ensure_open()?;
         Ok(Box::new(device))

@@ -34,6 +34,9 @@ pub enum AppError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The snapshot store's alarm: snapshots are no longer being kept.
+    #[error("{0}")]
+    StoreFull(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -67,6 +70,7 @@ impl AppError {
             AppError::UnknownFormat(_) => ApiErrorKind::UnknownFormat,
             AppError::Unauthorized(_) => ApiErrorKind::Unauthorized,
             AppError::Forbidden(_) => ApiErrorKind::Forbidden,
+            AppError::StoreFull(_) => ApiErrorKind::StoreFull,
             AppError::Internal(_) => ApiErrorKind::Internal,
         }
     }
@@ -75,7 +79,7 @@ impl AppError {
     pub fn retry(&self) -> bool {
         match self {
             AppError::Device(e) => e.retry() == Retry::CanHelp,
-            AppError::NoAnswer { .. } => true,
+            AppError::NoAnswer { .. } | AppError::StoreFull(_) => true,
             _ => false,
         }
     }
@@ -98,6 +102,7 @@ impl AppError {
             ApiErrorKind::NotFound => StatusCode::NOT_FOUND,
             ApiErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ApiErrorKind::StoreFull => StatusCode::INSUFFICIENT_STORAGE,
             ApiErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -161,6 +166,8 @@ mod tests {
         let slow = AppError::NoAnswer { device: "fp".into(), waited: Duration::from_millis(17_500) };
         assert_eq!((slow.status(), slow.retry()), (StatusCode::GATEWAY_TIMEOUT, true));
         assert!(slow.to_string().contains("18 s"), "{slow}");
+        let full = AppError::StoreFull("snapshot store full".into());
+        assert_eq!((full.status(), full.retry()), (StatusCode::INSUFFICIENT_STORAGE, true));
     }
 
     #[test]

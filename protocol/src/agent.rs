@@ -192,6 +192,9 @@ pub enum ApiErrorKind {
     Unauthorized,
     /// An origin (or host) the agent does not serve.
     Forbidden,
+    /// The snapshot store is full: new snapshots are not being kept until
+    /// the exam server confirms the waiting ones.
+    StoreFull,
     /// A bug in the agent.
     Internal,
 }

@@ -3,6 +3,18 @@
 
 use serde::{Deserialize, Serialize};
 
+/// `POST /v1/idcard/read`; an empty body means all defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdCardRequest {
+    /// Reader id; default: the first attached ID card reader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// How long to wait for a card; default: the agent's capture timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
 /// A code with its printed label (`{"code": "1", "label": "男"}`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodedValue {

@@ -1,5 +1,6 @@
 //! Wire types of examgate: the seat agent's local API (REST bodies and the
-//! `/v1/events` WebSocket). Knows no device and no transport; only `serde`.
+//! `/v1/events` WebSocket), the ID card JSON ([`idcard`]) and snapshots
+//! ([`camera`]). Knows no device and no transport; only `serde`.
 //!
 //! Every type serialises to the JSON the agent's OpenAPI document
 //! (`/v1/openapi.json`) describes. Request types reject unknown fields so a
@@ -16,6 +17,7 @@
 //! ```
 
 mod agent;
+pub mod camera;
 mod events;
 mod time;
 

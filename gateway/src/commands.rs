@@ -17,7 +17,7 @@ use crate::devices::{DeviceManager, Driver, ManagerOptions};
 use crate::drivers;
 use crate::host::HostOptions;
 use crate::selector::DeviceSelector;
-use crate::templates;
+use crate::templates::{self, FieldNames};
 
 /// How long shutdown waits for requests still running (a capture waiting
 /// for a finger) and for device threads.
@@ -241,17 +241,19 @@ pub fn match_files(args: MatchArgs) -> ExitCode {
     let scored = (|| -> anyhow::Result<Score> {
         let probe = read_template(&args.file_a)?;
         let enrolled = read_template(&args.file_b)?;
-        templates::same_format(&probe, &enrolled)?;
+        let (a, b) = (args.file_a.display().to_string(), args.file_b.display().to_string());
+        let names = FieldNames { probe: &a, enrolled: &b };
+        templates::comparable(&probe, &enrolled, names)?;
         match &args.device {
             Some(selector) => {
                 let (_driver, mut device) = open_reader(selector)?;
                 let reader = device.as_fingerprint().context("the device is not a fingerprint reader")?;
                 Ok(reader.match_templates(&probe, &enrolled)?)
             }
-            None => match templates::builtin_matcher(&probe.format) {
-                Some(matcher) => Ok(matcher(&probe, &enrolled)?),
+            None => match templates::builtin_match(&probe, &enrolled, names) {
+                Some(result) => Ok(result?),
                 None => bail!(
-                    "no matcher for {} built in yet; pass --device SELECTOR to compare with a reader's own matcher",
+                    "{} templates are a reader's own format; pass --device SELECTOR to compare them on that reader",
                     probe.format
                 ),
             },

@@ -1,10 +1,13 @@
 //! Templates at the edge: base64 text in, typed [`Template`] inside, with the
-//! format detected from the bytes; and the matchers built into the agent.
+//! format detected from the bytes; and the matchers built into the agent:
+//! examgate's minutiae matcher (`examgate-minutiae`) for ISO 19794-2 and
+//! ANSI 378 records, in any mix, and the simulator's for its own format.
 
 use base64::Engine;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use examgate_device_sdk::{DeviceError, Score, Template, TemplateFormat};
+use examgate_minutiae::{PreparedRecord, TemplateError};
 use examgate_sim::fingerprint::{FORMAT_NAME as SIM_FORMAT, MAGIC as SIM_MAGIC, match_sim_templates};
 
 use crate::error::AppError;
@@ -60,25 +63,63 @@ pub fn parse(text: &str, field: &str) -> Result<Template, AppError> {
     detect(decode(text, field)?, field)
 }
 
-/// Two templates can only be compared when they are in one format.
-pub fn same_format(probe: &Template, enrolled: &Template) -> Result<(), AppError> {
-    if probe.format == enrolled.format {
-        Ok(())
-    } else {
-        Err(AppError::Device(DeviceError::FormatMismatch(format!(
-            "the template is {} but the enrolled template is {}; enrol and capture with the same kind of reader",
-            probe.format, enrolled.format
-        ))))
-    }
+/// The names a caller knows its two templates by, for messages
+/// (`template` / `enrolled` in the REST API, `Template` / `OldTemplate` in
+/// the legacy one, file names in the CLI).
+#[derive(Clone, Copy, Debug)]
+pub struct FieldNames<'a> {
+    pub probe: &'a str,
+    pub enrolled: &'a str,
 }
 
-/// A matcher that runs without a device.
-pub type Matcher = fn(&Template, &Template) -> Result<Score, DeviceError>;
+impl FieldNames<'static> {
+    pub const REST: FieldNames<'static> = FieldNames { probe: "template", enrolled: "enrolled" };
+    pub const LEGACY: FieldNames<'static> = FieldNames { probe: "Template", enrolled: "OldTemplate" };
+}
 
-/// The matcher built into the agent for a format, if there is one.
-pub fn builtin_matcher(format: &TemplateFormat) -> Option<Matcher> {
-    match format {
-        TemplateFormat::Vendor(name) if name == SIM_FORMAT => Some(match_sim_templates),
+/// Whether a format is a standard minutiae record (ISO 19794-2 or ANSI 378).
+fn is_minutiae(format: &TemplateFormat) -> bool {
+    matches!(format, TemplateFormat::Iso19794_2 | TemplateFormat::Ansi378)
+}
+
+/// Whether the agent can compare the two templates at all: two minutiae
+/// records (ISO and ANSI mix freely), or two templates of one vendor's format.
+pub fn comparable(probe: &Template, enrolled: &Template, names: FieldNames<'_>) -> Result<(), AppError> {
+    if probe.format == enrolled.format || (is_minutiae(&probe.format) && is_minutiae(&enrolled.format)) {
+        return Ok(());
+    }
+    Err(AppError::Device(DeviceError::FormatMismatch(format!(
+        "{} is {} but {} is {}: the agent cannot compare these two formats; \
+         compare ISO 19794-2 / ANSI 378 templates, or two templates of the same reader",
+        names.probe, probe.format, names.enrolled, enrolled.format
+    ))))
+}
+
+/// Compare two ISO 19794-2 / ANSI 378 records with examgate's minutiae matcher.
+fn match_minutiae(probe: &Template, enrolled: &Template, names: FieldNames<'_>) -> Result<Score, DeviceError> {
+    let prepare = |t: &Template, name: &str| {
+        PreparedRecord::from_template(t).map_err(|e| match e {
+            TemplateError::Record(e) => {
+                DeviceError::InvalidArgument(format!("{name} is not a valid {} record: {e}", t.format))
+            }
+            e @ TemplateError::Vendor(_) => DeviceError::FormatMismatch(format!("{name}: {e}")),
+        })
+    };
+    Ok(prepare(probe, names.probe)?.score(&prepare(enrolled, names.enrolled)?))
+}
+
+/// Compare two templates with a matcher built into the agent, when there is
+/// one for their formats: examgate's minutiae matcher for ISO / ANSI
+/// records, the simulator's for its own. `None`: only a reader can compare
+/// them. Call [`comparable`] first.
+pub fn builtin_match(probe: &Template, enrolled: &Template, names: FieldNames<'_>) -> Option<Result<Score, AppError>> {
+    if is_minutiae(&probe.format) && is_minutiae(&enrolled.format) {
+        return Some(match_minutiae(probe, enrolled, names).map_err(AppError::Device));
+    }
+    match (&probe.format, &enrolled.format) {
+        (TemplateFormat::Vendor(a), TemplateFormat::Vendor(b)) if a == SIM_FORMAT && b == SIM_FORMAT => {
+            Some(match_sim_templates(probe, enrolled).map_err(AppError::Device))
+        }
         _ => None,
     }
 }
@@ -116,21 +157,62 @@ mod tests {
         assert!(err.to_string().starts_with("enrolled (15 bytes)"), "{err}");
     }
 
-    #[test]
-    fn refuses_to_compare_different_formats() {
-        let sim = SimFingerprintFactory::default().template_for(1, 1);
-        let iso = Template::new(TemplateFormat::Iso19794_2, vec![0; 30]);
-        let err = same_format(&sim, &iso).unwrap_err();
-        assert_eq!(err.kind(), examgate_protocol::ApiErrorKind::FormatMismatch);
-        assert!(same_format(&sim, &sim).is_ok());
+    fn sample(name: &str) -> Template {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../drivers/minutiae/tests/data").join(name);
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        detect(bytes, name).unwrap()
+    }
+
+    fn score(a: &Template, b: &Template) -> Result<Score, AppError> {
+        comparable(a, b, FieldNames::REST)?;
+        builtin_match(a, b, FieldNames::REST).expect("a built-in matcher")
     }
 
     #[test]
-    fn only_the_simulator_format_has_a_builtin_matcher_so_far() {
+    fn refuses_to_compare_what_no_matcher_here_can() {
+        let sim = SimFingerprintFactory::default().template_for(1, 1);
+        let iso = sample("finger1_impression1.iso.fmr");
+        let err = comparable(&sim, &iso, FieldNames::LEGACY).unwrap_err();
+        assert_eq!(err.kind(), examgate_protocol::ApiErrorKind::FormatMismatch);
+        let message = err.to_string();
+        assert!(message.contains("Template is vendor:examgate-sim but OldTemplate is iso19794-2"), "{message}");
+        assert!(message.contains("cannot compare"), "{message}");
+        let other_vendor = Template::new(TemplateFormat::Vendor("as60x".into()), vec![0; 512]);
+        assert!(comparable(&sim, &other_vendor, FieldNames::REST).is_err());
+        assert!(comparable(&sim, &sim, FieldNames::REST).is_ok());
+        assert!(builtin_match(&other_vendor, &other_vendor, FieldNames::REST).is_none());
+    }
+
+    #[test]
+    fn iso_and_ansi_records_match_in_any_mix() {
+        let iso1 = sample("finger1_impression1.iso.fmr");
+        let ansi1 = sample("finger1_impression2.ansi.fmr");
+        let iso2 = sample("finger2_impression1.iso.fmr");
+        assert_eq!((iso1.format.clone(), ansi1.format.clone()), (TemplateFormat::Iso19794_2, TemplateFormat::Ansi378));
+        assert!(score(&iso1, &ansi1).unwrap().is_match());
+        assert!(score(&ansi1, &iso1).unwrap().is_match());
+        assert!(!score(&iso1, &iso2).unwrap().is_match());
+        assert!(!score(&ansi1, &iso2).unwrap().is_match());
+    }
+
+    #[test]
+    fn a_corrupt_record_is_named_in_the_error() {
+        let iso1 = sample("finger1_impression1.iso.fmr");
+        let mut bad = iso1.data.clone();
+        bad[27] = 0xFF; // the first view's minutia count, far past the record's end
+        let bad = detect(bad, "t").unwrap();
+        let err = score(&bad, &iso1).unwrap_err();
+        assert_eq!(err.kind(), examgate_protocol::ApiErrorKind::InvalidArgument);
+        let message = err.to_string();
+        assert!(message.contains("template is not a valid iso19794-2 record: "), "{message}");
+        assert!(message.contains("minutiae"), "{message}");
+    }
+
+    #[test]
+    fn the_simulator_format_has_its_own_matcher() {
         let f = SimFingerprintFactory::default();
-        let matcher = builtin_matcher(&f.template_for(1, 1).format).unwrap();
-        assert!(matcher(&f.template_for(1, 1), &f.template_for(1, 2)).unwrap().is_match());
-        assert!(!matcher(&f.template_for(1, 1), &f.template_for(2, 1)).unwrap().is_match());
-        assert!(builtin_matcher(&TemplateFormat::Iso19794_2).is_none());
+        let (a, b, c) = (f.template_for(1, 1), f.template_for(1, 2), f.template_for(2, 1));
+        assert!(score(&a, &b).unwrap().is_match());
+        assert!(!score(&a, &c).unwrap().is_match());
     }
 }

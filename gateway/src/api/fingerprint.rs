@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::{AppState, parse_json, parse_json_or_default};
 use crate::error::AppError;
-use crate::templates;
+use crate::templates::{self, FieldNames};
 
 /// Longest capture a caller may ask for.
 const MAX_CAPTURE_TIMEOUT: Duration = Duration::from_secs(600);
@@ -35,25 +35,31 @@ pub(super) async fn template(State(state): State<AppState>, body: Bytes) -> Resu
     }))
 }
 
-/// Compare two templates: with the named device's matcher, else the one
-/// built into the agent for their format, else the first fingerprint reader's.
+/// Compare two templates: with the named device's matcher; else with the
+/// one built into the agent for their formats (minutiae records, simulator
+/// templates); else with the first fingerprint reader's (a reader's own
+/// format). A pair no matcher here can compare is a `format_mismatch`.
 pub(super) async fn compare(
     state: &AppState,
     probe: Template,
     enrolled: Template,
     device: Option<&str>,
+    names: FieldNames<'_>,
 ) -> Result<Score, AppError> {
-    templates::same_format(&probe, &enrolled)?;
+    templates::comparable(&probe, &enrolled, names)?;
     let (probe_tag, enrolled_tag) = (probe.log_tag(), enrolled.log_tag());
-    let score = match (device, templates::builtin_matcher(&probe.format)) {
-        (None, Some(matcher)) => matcher(&probe, &enrolled)?,
-        (None, None) if !state.devices().has_fingerprint_reader() => {
-            return Err(AppError::Device(DeviceError::Unsupported(format!(
-                "no matcher for {} built in yet, and no fingerprint reader is configured to compare it",
-                probe.format
-            ))));
-        }
-        (device, _) => state.devices().match_on(device, probe, enrolled).await?,
+    let score = match device {
+        Some(device) => state.devices().match_on(Some(device), probe, enrolled).await?,
+        None => match templates::builtin_match(&probe, &enrolled, names) {
+            Some(result) => result?,
+            None if !state.devices().has_fingerprint_reader() => {
+                return Err(AppError::Device(DeviceError::FormatMismatch(format!(
+                    "{} templates are a reader's own format and no fingerprint reader is configured to compare them",
+                    probe.format
+                ))));
+            }
+            None => state.devices().match_on(None, probe, enrolled).await?,
+        },
     };
     tracing::info!(probe = %probe_tag, enrolled = %enrolled_tag, score = score.get(), "matched");
     Ok(score)
@@ -66,7 +72,7 @@ pub(super) async fn match_templates(
     let request: MatchRequest = parse_json(&body)?;
     let probe = templates::parse(&request.template, "template")?;
     let enrolled = templates::parse(&request.enrolled, "enrolled")?;
-    let score = compare(&state, probe, enrolled, request.device.as_deref()).await?;
+    let score = compare(&state, probe, enrolled, request.device.as_deref(), FieldNames::REST).await?;
     Ok(Json(MatchResponse { score: score.get(), is_match: score.is_match() }))
 }
 

@@ -18,7 +18,7 @@ use examgate_protocol::LegacyMatchRequest;
 use super::AppState;
 use super::fingerprint::compare;
 use crate::error::AppError;
-use crate::templates;
+use crate::templates::{self, FieldNames};
 
 /// The header a legacy caller may send to keep its `ErrorMessage` apart
 /// from other callers on the same machine.
@@ -126,7 +126,7 @@ pub(super) async fn match_sample_template(
         let fields = legacy_match_fields(&headers, query.as_deref(), &body)?;
         let probe = templates::parse(&fields.template, "Template")?;
         let enrolled = templates::parse(&fields.old_template, "OldTemplate")?;
-        compare(&state, probe, enrolled, None).await
+        compare(&state, probe, enrolled, None, FieldNames::LEGACY).await
     }
     .await;
     match result {

@@ -174,20 +174,34 @@ async fn bad_requests_get_json_errors() {
     assert_eq!((r.status, r.error_kind().as_str()), (StatusCode::NOT_FOUND, "not_found"));
 }
 
+fn minutiae_sample(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../drivers/minutiae/tests/data").join(name);
+    crate::templates::encode(&std::fs::read(path).unwrap())
+}
+
 #[tokio::test]
-async fn templates_of_different_formats_are_not_compared() {
+async fn iso_and_ansi_templates_are_matched_by_the_agent_and_a_mix_it_cannot_compare_is_refused() {
     let app = sim_app();
+    let iso1 = minutiae_sample("finger1_impression1.iso.fmr");
+    let ansi1 = minutiae_sample("finger1_impression2.ansi.fmr");
+    let iso2 = minutiae_sample("finger2_impression1.iso.fmr");
+    let (s, m) = score(&app, &iso1, &ansi1).await;
+    assert!(s > 800 && m, "ISO against ANSI of the same finger scored {s}");
+    let (s, m) = score(&app, &iso2, &iso1).await;
+    assert!(s <= 800 && !m, "another finger scored {s}");
+
     let sim = capture(&app).await;
-    // A minimal ISO 19794-2 header whose record length matches the buffer.
-    let mut iso = b"FMR\0 20\0".to_vec();
-    iso.extend_from_slice(&30u32.to_be_bytes());
-    iso.resize(30, 0);
-    let iso = crate::templates::encode(&iso);
-    let r = send(&app, post_json("/v1/fingerprint/match", json!({"template": iso, "enrolled": sim}))).await;
+    let r = send(&app, post_json("/v1/fingerprint/match", json!({"template": iso1, "enrolled": sim}))).await;
     assert_eq!((r.status, r.error_kind().as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "format_mismatch"));
-    // Both ISO: no built-in matcher, so the reader's own is asked, and it refuses.
-    let r = send(&app, post_json("/v1/fingerprint/match", json!({"template": iso, "enrolled": iso}))).await;
-    assert_eq!(r.error_kind(), "format_mismatch", "{}", r.text());
+    let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("cannot compare"), "{message}");
+
+    let form = serde_urlencoded::to_string([("Template", &iso1), ("OldTemplate", &sim)]).unwrap();
+    let r =
+        send(&app, legacy_post("/legacy/MatchSampleTemplate", "f", "application/x-www-form-urlencoded", form)).await;
+    assert_eq!(r.text(), "-1");
+    let error = send(&app, legacy_get("/legacy/ErrorMessage", "f")).await;
+    assert!(error.text().contains("Template is iso19794-2 but OldTemplate is vendor:examgate-sim"), "{}", error.text());
 }
 
 #[tokio::test]

@@ -223,7 +223,13 @@ typedef struct eg_camera_ops {
  *   "unplug"        the device disappears (operations give NOT_CONNECTED)
  *   "plug"          it comes back
  *   "poor-quality N" the next N captures fail with POOR_QUALITY
- * Unknown commands return EG_ERR_UNSUPPORTED. */
+ * and for cameras:
+ *   "subject" | "empty" | "cover" | "uniform"   what the lens sees
+ *   "freeze" | "unfreeze"                       repeat the last frame or not
+ *   "slow MS"                                   every capture takes MS ms
+ * Unknown commands, or commands the device class cannot follow, return
+ * EG_ERR_UNSUPPORTED; a known command with a bad argument returns
+ * EG_ERR_INVALID_ARGUMENT or EG_ERR_UNSUPPORTED. */
 typedef struct eg_sim_ops {
     uint32_t struct_size;
     uint32_t reserved;

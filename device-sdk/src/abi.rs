@@ -230,6 +230,7 @@ pub struct EgPlugin {
 unsafe impl Sync for EgPlugin {}
 unsafe impl Sync for EgFingerprintOps {}
 unsafe impl Sync for EgSimOps {}
+unsafe impl Sync for EgCameraOps {}
 
 /// Type of the exported entry point.
 pub type EntryFn = unsafe extern "C" fn() -> *const EgPlugin;

@@ -270,6 +270,7 @@ pub trait Camera {
 /// assert_eq!(SimCommand::Unplug.to_string(), "unplug");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SimCommand {
     PlaceFinger(u32),
     LiftFinger,
@@ -277,10 +278,44 @@ pub enum SimCommand {
     Plug,
     /// The next N captures fail with poor quality.
     PoorQuality(u32),
+    /// Camera: what the lens sees.
+    Scene(SimScene),
+    /// Camera: repeat the last frame until unfrozen.
+    Freeze,
+    Unfreeze,
+    /// Camera: every capture takes this many milliseconds.
+    Slow(u32),
+}
+
+/// What a simulated camera shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SimScene {
+    /// The candidate in front of the camera.
+    Subject,
+    /// An empty seat.
+    Empty,
+    /// The lens covered: dark frames.
+    Covered,
+    /// A blank wall: a nearly uniform frame.
+    Uniform,
+}
+
+impl SimScene {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SimScene::Subject => "subject",
+            SimScene::Empty => "empty",
+            SimScene::Covered => "cover",
+            SimScene::Uniform => "uniform",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("unknown simulator command {0:?}: expected `finger N`, `lift`, `unplug`, `plug` or `poor-quality N`")]
+#[error(
+    "unknown simulator command {0:?}: expected `finger N`, `lift`, `unplug`, `plug`, `poor-quality N`, \
+     `subject`, `empty`, `cover`, `uniform`, `freeze`, `unfreeze` or `slow MS`"
+)]
 pub struct SimCommandError(String);
 
 impl FromStr for SimCommand {
@@ -294,6 +329,13 @@ impl FromStr for SimCommand {
             (Some("unplug"), None) => SimCommand::Unplug,
             (Some("plug"), None) => SimCommand::Plug,
             (Some("poor-quality"), Some(n)) => SimCommand::PoorQuality(n.parse().map_err(|_| err())?),
+            (Some("subject"), None) => SimCommand::Scene(SimScene::Subject),
+            (Some("empty"), None) => SimCommand::Scene(SimScene::Empty),
+            (Some("cover"), None) => SimCommand::Scene(SimScene::Covered),
+            (Some("uniform"), None) => SimCommand::Scene(SimScene::Uniform),
+            (Some("freeze"), None) => SimCommand::Freeze,
+            (Some("unfreeze"), None) => SimCommand::Unfreeze,
+            (Some("slow"), Some(ms)) => SimCommand::Slow(ms.parse().map_err(|_| err())?),
             _ => return Err(err()),
         };
         if words.next().is_some() {
@@ -311,6 +353,10 @@ impl fmt::Display for SimCommand {
             SimCommand::Unplug => f.write_str("unplug"),
             SimCommand::Plug => f.write_str("plug"),
             SimCommand::PoorQuality(n) => write!(f, "poor-quality {n}"),
+            SimCommand::Scene(scene) => f.write_str(scene.as_str()),
+            SimCommand::Freeze => f.write_str("freeze"),
+            SimCommand::Unfreeze => f.write_str("unfreeze"),
+            SimCommand::Slow(ms) => write!(f, "slow {ms}"),
         }
     }
 }
@@ -332,6 +378,13 @@ mod tests {
             SimCommand::Unplug,
             SimCommand::Plug,
             SimCommand::PoorQuality(2),
+            SimCommand::Scene(SimScene::Covered),
+            SimCommand::Scene(SimScene::Subject),
+            SimCommand::Scene(SimScene::Empty),
+            SimCommand::Scene(SimScene::Uniform),
+            SimCommand::Freeze,
+            SimCommand::Unfreeze,
+            SimCommand::Slow(250),
         ] {
             assert_eq!(cmd.to_string().parse::<SimCommand>().unwrap(), cmd);
         }

@@ -313,6 +313,38 @@ pub unsafe extern "C" fn finger_present(dev: *mut EgDevice, out: *mut u32, msg: 
 
 /// # Safety
 /// Called through the C ABI with the arguments the header describes.
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn capture(
+    dev: *mut EgDevice,
+    timeout_ms: u32,
+    width: *mut u32,
+    height: *mut u32,
+    fourcc: *mut u32,
+    data: *mut *mut u8,
+    len: *mut usize,
+    msg: *mut EgMsg,
+) -> Status {
+    with_device(dev, msg, |d| {
+        if width.is_null() || height.is_null() || fourcc.is_null() || data.is_null() || len.is_null() {
+            return Err(DeviceError::InvalidArgument("null frame output".into()));
+        }
+        let camera = d.as_camera().ok_or_else(|| not_offered("camera"))?;
+        let frame = camera.capture(Duration::from_millis(u64::from(timeout_ms)))?;
+        let (ptr, n) = give_bytes(frame.data);
+        // SAFETY: all output pointers checked non-null above.
+        unsafe {
+            *width = frame.width;
+            *height = frame.height;
+            *fourcc = frame.format.fourcc();
+            *data = ptr;
+            *len = n;
+        }
+        Ok(())
+    })
+}
+
+/// # Safety
+/// Called through the C ABI with the arguments the header describes.
 pub unsafe extern "C" fn sim_control(dev: *mut EgDevice, command: EgStr, msg: *mut EgMsg) -> Status {
     with_device(dev, msg, |d| {
         // SAFETY: the host passes a readable string.
@@ -341,6 +373,11 @@ pub fn descriptor<P: Provider>(version: &'static str, vendor: &'static str) -> &
         reserved: 0,
         control: Some(sim_control),
     }));
+    let camera: &'static abi::EgCameraOps = Box::leak(Box::new(abi::EgCameraOps {
+        struct_size: size_of::<abi::EgCameraOps>() as u32,
+        reserved: 0,
+        capture: Some(capture),
+    }));
     let name: &'static str = intern(factory.name());
     Box::leak(Box::new(EgPlugin {
         abi_version: abi::ABI_VERSION,
@@ -356,7 +393,7 @@ pub fn descriptor<P: Provider>(version: &'static str, vendor: &'static str) -> &
         free_bytes: Some(free_bytes),
         fingerprint: if classes.contains(crate::DeviceClass::Fingerprint) { fingerprint } else { std::ptr::null() },
         idcard: std::ptr::null(),
-        camera: std::ptr::null(),
+        camera: if classes.contains(crate::DeviceClass::Camera) { camera } else { std::ptr::null() },
         sim,
     }))
 }

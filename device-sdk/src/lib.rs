@@ -26,7 +26,7 @@ mod template;
 
 pub use device::{
     Camera, CardRead, Device, DeviceClass, DeviceClasses, DeviceId, DeviceInfo, DriverFactory, FingerprintReader,
-    Frame, IdCardReader, PixelFormat, SimCommand, SimControl,
+    Frame, IdCardReader, PixelFormat, SimCommand, SimControl, SimScene,
 };
 pub use error::{DeviceError, ErrorKind, Retry};
 pub use score::{MATCH_THRESHOLD, Score, ScoreError};

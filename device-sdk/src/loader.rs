@@ -11,8 +11,8 @@ use std::time::Duration;
 use crate::abi::{self, EgDevice, EgDeviceInfo, EgMsg, EgPlugin, EgStr, EgTemplate, EgTemplateOut};
 use crate::export::{format_from_abi, format_to_abi};
 use crate::{
-    Device, DeviceClasses, DeviceError, DeviceId, DeviceInfo, DriverFactory, FingerprintReader, Score, SimCommand,
-    SimControl, Template,
+    Camera, Device, DeviceClasses, DeviceError, DeviceId, DeviceInfo, DriverFactory, FingerprintReader, Frame,
+    PixelFormat, Score, SimCommand, SimControl, Template,
 };
 
 /// Why a plugin could not be loaded. Each message is one line naming the file.
@@ -168,6 +168,20 @@ fn validate(d: &EgPlugin, file: &str) -> Result<PluginMeta, LoadError> {
             return Err(invalid("fingerprint table lacks get_template, match_templates or enabled"));
         }
     }
+    if classes.contains(crate::DeviceClass::Camera) {
+        if d.camera.is_null() {
+            return Err(invalid("declares the camera class but has no camera table"));
+        }
+        // SAFETY: non-null table pointer; read the size field first.
+        let size = unsafe { (*d.camera).struct_size };
+        if (size as usize) < size_of::<abi::EgCameraOps>() {
+            return Err(invalid(&format!("camera table struct_size {size} is too small")));
+        }
+        // SAFETY: size checked above.
+        if unsafe { (*d.camera).capture }.is_none() {
+            return Err(invalid("camera table lacks capture"));
+        }
+    }
     if !d.sim.is_null() {
         // SAFETY: non-null optional table; size checked before use.
         let size = unsafe { (*d.sim).struct_size };
@@ -282,8 +296,36 @@ impl Device for LoadedDevice {
     fn as_fingerprint(&mut self) -> Option<&mut dyn FingerprintReader> {
         if self.lib.desc().fingerprint.is_null() { None } else { Some(self) }
     }
+    fn as_camera(&mut self) -> Option<&mut dyn Camera> {
+        if self.lib.desc().camera.is_null() { None } else { Some(self) }
+    }
     fn as_sim(&mut self) -> Option<&mut dyn SimControl> {
         if self.lib.desc().sim.is_null() { None } else { Some(self) }
+    }
+}
+
+impl Camera for LoadedDevice {
+    fn capture(&mut self, timeout: Duration) -> Result<Frame, DeviceError> {
+        let d = self.lib.desc();
+        // SAFETY: non-null (checked by as_camera) and validated at load.
+        let Some(f) = (unsafe { (*d.camera).capture }) else {
+            return Err(DeviceError::Unsupported("plugin has no camera capture".into()));
+        };
+        let (mut width, mut height, mut fourcc) = (0u32, 0u32, 0u32);
+        let (mut data, mut len): (*mut u8, usize) = (std::ptr::null_mut(), 0);
+        let mut msg = EgMsg::new();
+        // SAFETY: open handle and valid out-pointers.
+        let status = unsafe {
+            f(self.handle, timeout_ms(timeout), &mut width, &mut height, &mut fourcc, &mut data, &mut len, &mut msg)
+        };
+        let bytes = self.take_bytes(data, len);
+        abi::status_to_result(status, &msg)?;
+        let format = PixelFormat::from_fourcc(fourcc)
+            .ok_or_else(|| DeviceError::Driver(format!("plugin returned a frame in unknown pixel format {fourcc:#010x}")))?;
+        if bytes.is_empty() || width == 0 || height == 0 {
+            return Err(DeviceError::Driver("plugin returned an empty frame".into()));
+        }
+        Ok(Frame { width, height, format, data: bytes })
     }
 }
 

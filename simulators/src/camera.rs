@@ -29,7 +29,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use examgate_device_sdk::{
     Camera, Device, DeviceClass, DeviceClasses, DeviceError, DeviceId, DeviceInfo, DriverFactory, Frame, PixelFormat,
-    SimCommand, SimControl,
+    SimCommand, SimControl, SimScene,
 };
 
 use crate::rng::mix;
@@ -437,6 +437,15 @@ impl SimControl for SimCamera {
         match command {
             SimCommand::Unplug => self.shared.apply(CameraCommand::Unplug),
             SimCommand::Plug => self.shared.apply(CameraCommand::Plug),
+            SimCommand::Freeze => self.shared.apply(CameraCommand::Freeze),
+            SimCommand::Unfreeze => self.shared.apply(CameraCommand::Unfreeze),
+            SimCommand::Slow(ms) => self.shared.apply(CameraCommand::Slow(Duration::from_millis(u64::from(*ms)))),
+            SimCommand::Scene(scene) => self.shared.apply(CameraCommand::Scene(match scene {
+                SimScene::Subject => Scene::Subject,
+                SimScene::Empty => Scene::Empty,
+                SimScene::Covered => Scene::Covered,
+                SimScene::Uniform => Scene::Uniform,
+            })),
             other => return Err(DeviceError::Unsupported(format!("a camera cannot `{other}`"))),
         }
         Ok(())

@@ -128,7 +128,7 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn apply(&self, command: &SimCommand) {
+    fn apply(&self, command: &SimCommand) -> Result<(), DeviceError> {
         let mut s = self.lock();
         match command {
             SimCommand::PlaceFinger(n) => s.finger = Some(*n),
@@ -136,9 +136,11 @@ impl Shared {
             SimCommand::Unplug => s.plugged = false,
             SimCommand::Plug => s.plugged = true,
             SimCommand::PoorQuality(n) => s.poor_quality_left = *n,
+            other => return Err(DeviceError::Unsupported(format!("a fingerprint reader cannot `{other}`"))),
         }
         drop(s);
         self.changed.notify_all();
+        Ok(())
     }
 }
 
@@ -187,8 +189,8 @@ pub struct SimFingerprintHandle {
 }
 
 impl SimFingerprintHandle {
-    pub fn apply(&self, command: &SimCommand) {
-        self.shared.apply(command);
+    pub fn apply(&self, command: &SimCommand) -> Result<(), DeviceError> {
+        self.shared.apply(command)
     }
 }
 
@@ -251,8 +253,7 @@ impl Device for SimFingerprint {
 
 impl SimControl for SimFingerprint {
     fn control(&mut self, command: &SimCommand) -> Result<(), DeviceError> {
-        self.shared.apply(command);
-        Ok(())
+        self.shared.apply(command)
     }
 }
 
@@ -449,7 +450,7 @@ mod tests {
         let mut dev = factory.open(&DeviceId::new("sim-fp-0").unwrap()).unwrap();
         let waiter = std::thread::spawn(move || dev.as_fingerprint().unwrap().get_template(Duration::from_secs(30)));
         // The capture blocks on the condition variable until the unplug.
-        handle.apply(&SimCommand::Unplug);
+        handle.apply(&SimCommand::Unplug).unwrap();
         let err = waiter.join().unwrap().unwrap_err();
         assert_eq!(err.kind(), examgate_device_sdk::ErrorKind::NotConnected);
     }

@@ -42,8 +42,7 @@ impl SimBackdoor for SimFingerprintFactory {
         let handle = self
             .handle(device.as_str())
             .ok_or_else(|| DeviceError::NotConnected(format!("no simulated reader {device}")))?;
-        handle.apply(command);
-        Ok(())
+        handle.apply(command)
     }
 }
 

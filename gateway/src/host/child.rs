@@ -12,7 +12,7 @@ use std::time::Duration;
 use examgate_device_sdk::loader::PluginLibrary;
 use examgate_device_sdk::{Device, DeviceError, DeviceId, DriverFactory, SimCommand, Template, TemplateFormat};
 
-use super::wire::{self, Request, Response, WireDeviceInfo, WireMeta, WireTemplate};
+use super::wire::{self, Request, Response, WireDeviceInfo, WireFrame, WireMeta, WireTemplate};
 
 /// Run as a driver host until the agent closes the socket.
 pub fn driver_host_main(plugin: &Path) -> ExitCode {
@@ -132,6 +132,19 @@ impl Host {
             Request::FingerPresent { handle } => {
                 let fp = self.device(handle)?.as_fingerprint().ok_or_else(unsupported)?;
                 Response::Flag(fp.finger_present()?)
+            }
+            Request::Capture { handle, timeout_ms } => {
+                let camera = self
+                    .device(handle)?
+                    .as_camera()
+                    .ok_or_else(|| DeviceError::Unsupported("this device is not a camera".into()))?;
+                let frame = camera.capture(Duration::from_millis(u64::from(timeout_ms)))?;
+                Response::Frame(WireFrame {
+                    width: frame.width,
+                    height: frame.height,
+                    fourcc: frame.format.fourcc(),
+                    data: frame.data,
+                })
             }
             Request::Sim { handle, command } => {
                 let cmd: SimCommand = command.parse().map_err(|e| DeviceError::Unsupported(format!("{e}")))?;

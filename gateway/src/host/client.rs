@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 
 use examgate_device_sdk::loader::PluginMeta;
 use examgate_device_sdk::{
-    Device, DeviceClasses, DeviceError, DeviceId, DeviceInfo, DriverFactory, ErrorKind, FingerprintReader, Score,
+    Camera, Device, DeviceClasses, DeviceError, DeviceId, DeviceInfo, DriverFactory, ErrorKind, FingerprintReader, Score,
     SimCommand, SimControl, Template,
 };
+use examgate_device_sdk::{Frame, PixelFormat};
 
 use super::child::{from_wire, to_wire};
 use super::wire::{self, Request, Response};
@@ -358,8 +359,27 @@ impl Device for HostedDevice {
     fn as_fingerprint(&mut self) -> Option<&mut dyn FingerprintReader> {
         if self.info.classes.contains(examgate_device_sdk::DeviceClass::Fingerprint) { Some(self) } else { None }
     }
+    fn as_camera(&mut self) -> Option<&mut dyn Camera> {
+        if self.info.classes.contains(examgate_device_sdk::DeviceClass::Camera) { Some(self) } else { None }
+    }
     fn as_sim(&mut self) -> Option<&mut dyn SimControl> {
         Some(self)
+    }
+}
+
+impl Camera for HostedDevice {
+    fn capture(&mut self, timeout: Duration) -> Result<Frame, DeviceError> {
+        let handle = self.ensure_open()?;
+        let timeout_ms = timeout.as_millis().min(u128::from(u32::MAX)) as u32;
+        let deadline = timeout + self.client.options.grace;
+        match self.client.call(&Request::Capture { handle, timeout_ms }, deadline, "capture")? {
+            Response::Frame(f) => {
+                let format = PixelFormat::from_fourcc(f.fourcc)
+                    .ok_or_else(|| DeviceError::Driver(format!("driver host sent pixel format {:#010x}", f.fourcc)))?;
+                Ok(Frame { width: f.width, height: f.height, format, data: f.data })
+            }
+            other => Err(unexpected("capture", other)),
+        }
     }
 }
 

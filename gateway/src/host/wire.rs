@@ -18,6 +18,7 @@ pub enum Request {
     Enabled { handle: u64 },
     FingerPresent { handle: u64 },
     Sim { handle: u64, command: String },
+    Capture { handle: u64, timeout_ms: u32 },
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -33,6 +34,7 @@ pub enum Response {
     Template(WireTemplate),
     Score(u16),
     Flag(bool),
+    Frame(WireFrame),
     Done,
     Error {
         kind: i32,
@@ -61,6 +63,15 @@ pub struct WireTemplate {
     /// `TemplateFormat`'s display form (`iso19794-2`, `vendor:NAME`).
     pub format: String,
     pub quality: u8,
+    pub data: Vec<u8>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct WireFrame {
+    pub width: u32,
+    pub height: u32,
+    /// The pixel format's FOURCC, as in the C ABI.
+    pub fourcc: u32,
     pub data: Vec<u8>,
 }
 

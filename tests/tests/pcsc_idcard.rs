@@ -133,3 +133,45 @@ fn wait_until(mut f: impl FnMut() -> bool) {
     }
     panic!("condition not reached within {WAIT:?}");
 }
+
+/// A card written by someone else: an independent Python vicc lays out the
+/// text block by hand from protocols.md. The driver reads it field by field.
+#[test]
+fn reads_a_card_from_an_independent_virtual_card() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let _pcscd = Pcscd::start();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/vicc/decoded_card.py");
+    let mut card = Command::new("python3")
+        .args([script, "35964"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs the independent card");
+    let mut ready = String::new();
+    BufReader::new(card.stdout.take().unwrap()).read_line(&mut ready).unwrap();
+    assert_eq!(ready.trim(), "ready");
+
+    let mut reader = open(SLOT1);
+    let read = reader.as_idcard().unwrap().read_card(WAIT).expect("read the independent card");
+    let id = IdentityCard::from_read(&read, CardSource::PcscDecoded).unwrap();
+    let f = id.fields.expect("decoded");
+    assert_eq!(f.card_type, CardType::Resident);
+    assert_eq!(f.name, "欧阳娜娜");
+    assert_eq!(f.sex, Sex::Female);
+    assert_eq!(f.nation.unwrap().label(), "维吾尔");
+    assert_eq!(f.birth_date, CardDate::new(2000, 2, 29).unwrap());
+    assert_eq!(f.address, "新疆维吾尔自治区喀什市人民东路12号");
+    assert_eq!(f.id_number, "653101200002290024");
+    assert!(f.id_number_valid());
+    assert_eq!(f.issuer, "喀什市公安局");
+    assert_eq!(f.valid_from, CardDate::new(2018, 3, 1).unwrap());
+    assert_eq!(f.valid_until, CardDate::new(2038, 3, 1));
+    assert_eq!(id.chip_serial, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+    let photo: Vec<u8> = (0..1024u32).map(|i| ((i * 13 + 7) % 256) as u8).collect();
+    assert_eq!(id.photo_wlt, photo);
+
+    drop(card.stdin.take());
+    let _ = card.wait();
+}

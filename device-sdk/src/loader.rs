@@ -320,8 +320,9 @@ impl Camera for LoadedDevice {
         };
         let bytes = self.take_bytes(data, len);
         abi::status_to_result(status, &msg)?;
-        let format = PixelFormat::from_fourcc(fourcc)
-            .ok_or_else(|| DeviceError::Driver(format!("plugin returned a frame in unknown pixel format {fourcc:#010x}")))?;
+        let format = PixelFormat::from_fourcc(fourcc).ok_or_else(|| {
+            DeviceError::Driver(format!("plugin returned a frame in unknown pixel format {fourcc:#010x}"))
+        })?;
         if bytes.is_empty() || width == 0 || height == 0 {
             return Err(DeviceError::Driver("plugin returned an empty frame".into()));
         }

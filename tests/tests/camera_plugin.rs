@@ -11,7 +11,8 @@ use examgate_device_sdk::{DeviceClass, DeviceId, DriverFactory, ErrorKind, Pixel
 
 fn mean_luma(frame: &examgate_device_sdk::Frame) -> f64 {
     let rgb = examgate_webcam::convert::to_rgb(frame).expect("frame decodes");
-    let sum: u64 = rgb.pixels().map(|p| (u64::from(p[0]) * 299 + u64::from(p[1]) * 587 + u64::from(p[2]) * 114) / 1000).sum();
+    let sum: u64 =
+        rgb.pixels().map(|p| (u64::from(p[0]) * 299 + u64::from(p[1]) * 587 + u64::from(p[2]) * 114) / 1000).sum();
     sum as f64 / f64::from(rgb.width() * rgb.height())
 }
 

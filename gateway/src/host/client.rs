@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use examgate_device_sdk::loader::PluginMeta;
 use examgate_device_sdk::{
-    Camera, Device, DeviceClasses, DeviceError, DeviceId, DeviceInfo, DriverFactory, ErrorKind, FingerprintReader, Score,
-    SimCommand, SimControl, Template,
+    Camera, Device, DeviceClasses, DeviceError, DeviceId, DeviceInfo, DriverFactory, ErrorKind, FingerprintReader,
+    Score, SimCommand, SimControl, Template,
 };
 use examgate_device_sdk::{Frame, PixelFormat};
 

@@ -5,9 +5,12 @@
 //! - [`camera`]: an in-process camera (a moving subject, a time stamp, noise)
 //!   whose lens is covered, feed frozen, cable pulled on cue; `sim:camera`.
 //! - [`sam`]: a GA 467 SAM module on a pseudo-terminal, byte for byte.
+//! - [`as60x`]: an AS608 fingerprint module on a pseudo-terminal, byte for
+//!   byte, with simulated fingers, scripted captures and unplugging.
 //! - [`card_file`]: simulated ID cards as TOML files (`cards/*.toml`), shared
 //!   by the SAM and PC/SC card simulators.
 
+pub mod as60x;
 pub mod camera;
 pub mod card_file;
 pub mod fingerprint;

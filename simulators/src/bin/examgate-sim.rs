@@ -27,6 +27,21 @@ USAGE:
         (N counts --card files from 1; SW3, CMD, PARA are hex; with CMD PARA
         a fault waits for that command.) After the script ends it serves
         until killed; `quit` exits and removes --link.
+    examgate-sim as60x --pty [--link PATH] [--scenario FILE] [--finger N] [--password N]
+                      [--packet-size 32|64|128|256] [--seed S]
+        An AS608 / R30x fingerprint module on a new pseudo-terminal: prints
+        `pty PATH`, then `ready`. --link makes PATH a symlink to it, removed
+        while unplugged. Finger N (default none) is on the sensor; with
+        --password the host must verify N. Script lines come from
+        --scenario FILE, else stdin, each answered `ok LINE`:
+          finger N | lift | poor-quality N [capture-failed|too-dry|too-wet|
+          too-messy|too-few-features] | fail CODE [INSTR] |
+          corrupt-next [INSTR] | garbage-next N [INSTR] | drop-next [INSTR] |
+          password N | packet-size N | security-level 1..5 | unplug | plug |
+          wait MS | status | quit
+        (CODE and INSTR are hex; with INSTR a fault waits for that
+        instruction.) After the script ends it serves until killed; `quit`
+        exits and removes --link.
     examgate-sim idcard --vpcd HOST:PORT --card FILE.toml [--profile decoded|identifiers] [--scenario FILE]
         A second-generation ID card on vsmartcard's vpcd (the virtual PC/SC
         reader of pcscd; slot 0 listens on 127.0.0.1:35963). `decoded` (the
@@ -90,6 +105,7 @@ fn run(args: &[String]) -> Result<(), String> {
         }
         Some("sam") => sam(&args[1..]),
         Some("idcard") => idcard(&args[1..]),
+        Some("as60x") => as60x(&args[1..]),
         Some(other) => Err(format!("unknown command {other:?}; see --help")),
     }
 }
@@ -156,6 +172,76 @@ fn sam(args: &[String]) -> Result<(), String> {
                 say(&format!("ok {line}"));
             }
             Ok(cmd) => match sim.apply(&cmd) {
+                Ok(ack) => say(&ack),
+                Err(e) => say(&format!("error {e}")),
+            },
+            Err(e) => say(&format!("error {e}")),
+        }
+    }
+    // The script is over; serve until killed.
+    loop {
+        std::thread::park();
+    }
+}
+
+fn as60x(args: &[String]) -> Result<(), String> {
+    use examgate_sim::as60x::{As60xConfig, As60xScript, As60xSimulator};
+    if args.iter().any(|a| a == "--help") {
+        print!("{USAGE}");
+        return Ok(());
+    }
+    const FLAGS: [&str; 7] = ["--pty", "--link", "--scenario", "--finger", "--password", "--packet-size", "--seed"];
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        match a.as_str() {
+            "--pty" => i += 1,
+            flag if FLAGS.contains(&flag) => i += 2,
+            other => return Err(format!("as60x: unknown argument {other:?}; expected one of {}", FLAGS.join(", "))),
+        }
+    }
+    if !args.iter().any(|a| a == "--pty") {
+        return Err("as60x needs --pty: a pseudo-terminal is the only port it offers".into());
+    }
+    let number = |flag: &str| -> Result<Option<u64>, String> {
+        value(args, flag)?
+            .map(|v| match v.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16),
+                None => v.parse(),
+            })
+            .transpose()
+            .map_err(|_| format!("{flag} needs a number"))
+    };
+    let mut config = As60xConfig::default();
+    if let Some(seed) = number("--seed")? {
+        config.seed = seed;
+    }
+    if let Some(p) = number("--password")? {
+        config.password = u32::try_from(p).map_err(|_| "--password must fit 32 bits")?;
+    }
+    if let Some(n) = number("--finger")? {
+        config.finger = Some(u32::try_from(n).ok().filter(|n| *n > 0).ok_or("--finger counts from 1")?);
+    }
+    let sim = As60xSimulator::new(config);
+    if let Some(n) = number("--packet-size")? {
+        sim.set_packet_size(n as usize)?;
+    }
+    let link = value(args, "--link")?.map(PathBuf::from);
+    let mut handle = sim.spawn_pty(link.clone()).map_err(|e| format!("cannot open a pseudo-terminal: {e}"))?;
+    say(&format!("pty {}", handle.pty_path().map_or("?".into(), |p| p.display().to_string())));
+    say("ready");
+    for line in script(args)? {
+        let line = line?;
+        let line = line.as_str();
+        match line.parse::<As60xScript>() {
+            Ok(As60xScript::Quit) => {
+                say("ok quit");
+                return handle.stop().map_err(|e| e.to_string());
+            }
+            Ok(As60xScript::Wait(t)) => {
+                std::thread::sleep(t);
+                say(&format!("ok {line}"));
+            }
+            Ok(cmd) => match handle.apply(&cmd) {
                 Ok(ack) => say(&ack),
                 Err(e) => say(&format!("error {e}")),
             },

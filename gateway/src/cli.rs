@@ -9,9 +9,13 @@ use clap::{Args, Parser, Subcommand};
 use crate::selector::DeviceSelector;
 
 const SELECTORS: &str = "Device selectors:
-  sim:fingerprint[?seed=N&delay_ms=N&finger=N|none&readers=N]   the built-in simulated reader
+  sim:fingerprint[?seed=N&delay_ms=N&finger=N|none&readers=N]   the built-in simulated fingerprint reader
+  sim:camera[?size=WxH&format=F&name=NAME&scene=S&delay_ms=N]    the built-in simulated camera
   plugin:/path/libvendor.so[?isolation=in-process]               a vendor plugin (in a driver host by default)
-  pcsc-idcard[:READER], sam:serial:PATH[?baud=N], as60x:PATH, webcam[:N|:NAME]   (not built in yet)";
+  pcsc-idcard[:READER NAME]                                      ID card readers through PC/SC (pcscd)
+  sam:serial:/dev/ttyUSB0[?baud=N] | sam:hid:VID:PID             an ID card reader on a GA 467 SAM module
+  webcam[:INDEX|:NAME][?size=WxH&format=F&fps=N]                 cameras through V4L2
+  as60x:PATH                                                     (not built in yet)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -43,6 +47,10 @@ pub enum Command {
     /// Compare two template files and print the score 1..1000 (above 800 is a match), or -1 and the error on stderr
     #[command(after_help = SELECTORS)]
     Match(MatchArgs),
+    /// Read the ID card on a PC/SC reader once and print it
+    ReadCard(ReadCardArgs),
+    /// Decode a raw GA 467 SAM reply frame to a card read (30 01 or 30 10) saved in a file
+    DecodeSam(DecodeSamArgs),
     /// Run a plugin for a parent agent over the socket on stdin (started by the agent itself)
     #[command(hide = true)]
     DriverHost(DriverHostArgs),
@@ -111,6 +119,29 @@ pub struct MatchArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ReadCardArgs {
+    /// Only readers whose name contains NAME (default: the first reader with a card on it)
+    #[arg(long, value_name = "NAME")]
+    pub reader: Option<String>,
+    /// Print the card as JSON, as POST /v1/idcard/read answers
+    #[arg(long)]
+    pub json: bool,
+    /// How long to wait for a card
+    #[arg(long, value_name = "N", default_value_t = 15_000)]
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeSamArgs {
+    /// The frame's file, exactly as the SAM sent it (preamble to checksum); - reads standard input
+    #[arg(value_name = "FILE|-")]
+    pub file: PathBuf,
+    /// Print the card as JSON, as POST /v1/idcard/read answers
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct DriverHostArgs {
     /// The plugin to load
     #[arg(long, value_name = "PATH")]
@@ -142,7 +173,7 @@ mod tests {
     fn driver_host_is_hidden_from_help() {
         let help = Cli::command().render_help().to_string();
         assert!(!help.contains("driver-host"), "{help}");
-        for visible in ["run", "devices", "plugin", "get-template", "match"] {
+        for visible in ["run", "devices", "plugin", "get-template", "match", "read-card", "decode-sam"] {
             assert!(help.contains(visible), "{visible} missing from:\n{help}");
         }
     }

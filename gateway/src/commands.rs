@@ -1,6 +1,10 @@
 //! What each subcommand of `examgate-agent` does. Errors carry context for
 //! a person; `main` prints them.
 
+mod card;
+
+pub use card::{decode_sam, read_card};
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;

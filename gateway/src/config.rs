@@ -76,7 +76,7 @@ pub enum ConfigError {
     #[error("config {path}: listen = {value:?} is not an address like 127.0.0.1:17480")]
     Listen { path: String, value: String },
     #[error("config {path}: devices[{index}]: {source}")]
-    Device { path: String, index: usize, source: SelectorError },
+    Device { path: String, index: usize, source: Box<SelectorError> },
     #[error("config {path}: allowed_origins[{index}]: {source}")]
     Origin { path: String, index: usize, source: OriginError },
     #[error("config {path}: {field} = {value} is out of range ({range})")]
@@ -103,7 +103,8 @@ impl Config {
             config.listen = listen.parse().map_err(|_| ConfigError::Listen { path: path(), value: listen.clone() })?;
         }
         for (index, text) in raw.devices.iter().enumerate() {
-            let selector = text.parse().map_err(|source| ConfigError::Device { path: path(), index, source })?;
+            let selector =
+                text.parse().map_err(|source| ConfigError::Device { path: path(), index, source: Box::new(source) })?;
             config.devices.push(selector);
         }
         for (index, text) in raw.allowed_origins.iter().enumerate() {

@@ -1,10 +1,14 @@
-//! A selector becomes a [`Driver`]: the built-in simulator, or a plugin in a
-//! driver host (or in-process when the selector asks for it).
+//! A selector becomes a [`Driver`]: a built-in driver (simulators, PC/SC
+//! and SAM ID card readers, webcams), or a plugin in a driver host (or
+//! in-process when the selector asks for it).
 
 use std::sync::Arc;
 
 use examgate_device_sdk::loader::{LoadError, PluginLibrary};
-use examgate_sim::SimFingerprintFactory;
+use examgate_pcsc_idcard::PcscIdCardFactory;
+use examgate_sam::{ReadOptions, SamFactory};
+use examgate_sim::{SimCameraFactory, SimFingerprintFactory};
+use examgate_webcam::WebcamFactory;
 
 use crate::devices::Driver;
 use crate::host::{HostError, HostOptions, HostedPlugin};
@@ -22,12 +26,21 @@ pub enum DriverError {
 }
 
 /// Open the driver a selector names. Plugins are loaded (and their ABI
-/// checked) here, so a refused plugin is reported at start-up.
+/// checked) here, so a refused plugin is reported at start-up. Built-in
+/// drivers touch no device here: a reader or camera that is not there yet
+/// is found by the device manager when it comes.
 pub fn open(selector: &DeviceSelector, host: &HostOptions) -> Result<Driver, DriverError> {
+    let built_in = |factory| Ok(Driver::new(selector.clone(), factory));
     match selector {
         DeviceSelector::SimFingerprint { config, .. } => {
             Ok(Driver::simulated(selector.clone(), Arc::new(SimFingerprintFactory::new(config.clone()))))
         }
+        DeviceSelector::SimCamera { config, .. } => {
+            Ok(Driver::simulated(selector.clone(), Arc::new(SimCameraFactory::new(config.clone()))))
+        }
+        DeviceSelector::PcscIdCard { reader } => built_in(Arc::new(PcscIdCardFactory::new(reader.clone()))),
+        DeviceSelector::Sam(sam) => built_in(Arc::new(SamFactory::new(sam.clone(), ReadOptions::default()))),
+        DeviceSelector::Webcam(webcam) => built_in(Arc::new(WebcamFactory::v4l2(webcam.clone()))),
         DeviceSelector::Plugin { path, isolation: PluginIsolation::DriverHost } => {
             let plugin = HostedPlugin::spawn(path, host.clone())?;
             tracing::info!(selector = %selector, plugin = %plugin.meta(), "plugin loaded in a driver host");
@@ -38,10 +51,7 @@ pub fn open(selector: &DeviceSelector, host: &HostOptions) -> Result<Driver, Dri
             tracing::warn!(selector = %selector, plugin = %plugin.meta(), "plugin loaded in-process: a crash in it ends the agent");
             Ok(Driver::new(selector.clone(), Arc::new(plugin)))
         }
-        DeviceSelector::PcscIdCard { .. }
-        | DeviceSelector::SamSerial { .. }
-        | DeviceSelector::As60x { .. }
-        | DeviceSelector::Webcam { .. } => Err(DriverError::NotBuiltIn {
+        DeviceSelector::As60x { .. } => Err(DriverError::NotBuiltIn {
             selector: selector.to_string(),
             driver: selector.not_built_in().unwrap_or("needed"),
         }),
@@ -53,12 +63,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn later_drivers_say_they_are_not_built_in_yet() {
-        for (text, driver) in [("as60x:/dev/ttyUSB0", "as60x"), ("webcam:0", "webcam"), ("pcsc-idcard", "pcsc-idcard")]
-        {
-            let err = open(&text.parse().unwrap(), &HostOptions::default()).err().expect(text);
-            assert_eq!(err.to_string(), format!("device {text}: the {driver} driver is not built into this agent yet"));
-        }
+    fn as60x_says_it_is_not_built_in_yet() {
+        let err = open(&"as60x:/dev/ttyUSB0".parse().unwrap(), &HostOptions::default()).err().expect("as60x");
+        assert_eq!(err.to_string(), "device as60x:/dev/ttyUSB0: the as60x driver is not built into this agent yet");
     }
 
     #[test]
@@ -69,9 +76,17 @@ mod tests {
     }
 
     #[test]
-    fn opens_the_simulator() {
-        let driver = open(&"sim:fingerprint".parse().unwrap(), &HostOptions::default()).unwrap();
-        assert_eq!(driver.factory.name(), "sim-fingerprint");
-        assert!(driver.sim.is_some());
+    fn opens_the_simulators_and_the_built_in_drivers() {
+        for (selector, driver, scripted) in [
+            ("sim:fingerprint", "sim-fingerprint", true),
+            ("sim:camera", "sim-camera", true),
+            ("pcsc-idcard:Virtual PCD", "pcsc-idcard", false),
+            ("sam:serial:/nonexistent/ttyUSB9", "sam", false),
+            ("webcam:0", "webcam", false),
+        ] {
+            let opened = open(&selector.parse().unwrap(), &HostOptions::default()).unwrap();
+            assert_eq!(opened.factory.name(), driver, "{selector}");
+            assert_eq!(opened.sim.is_some(), scripted, "{selector}");
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! - [`devices`]: the device manager (a thread per device, leases, events).
 //! - [`api`]: the HTTP API (`/v1/`, `/legacy/`, `/v1/events`, the seat page).
 //! - [`templates`]: base64 and format detection at the edge, built-in matchers.
+//! - [`idcard`]: a reader's read becomes the card JSON of the API and the CLI.
 //! - [`host`]: the driver host for plugins; [`plugin_check`]: `plugin check`.
 //! - [`commands`]: what each CLI subcommand does; [`cli`]: its arguments.
 
@@ -16,7 +17,10 @@ pub mod config;
 pub mod devices;
 pub mod drivers;
 pub mod error;
+#[cfg(test)]
+pub(crate) mod fakes;
 pub mod host;
+pub mod idcard;
 pub mod plugin_check;
 pub mod selector;
 pub mod snapshot;

@@ -55,5 +55,13 @@ fn main() -> ExitCode {
             init_logging("warn");
             commands::match_files(args)
         }
+        Command::ReadCard(args) => {
+            init_logging("warn");
+            report(commands::read_card(args))
+        }
+        Command::DecodeSam(args) => {
+            init_logging("warn");
+            report(commands::decode_sam(args))
+        }
     }
 }

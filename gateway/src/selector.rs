@@ -1,5 +1,8 @@
 //! Device selectors: the text that names a device source on the command
-//! line and in the config (`sim:fingerprint`, `plugin:/opt/acme/libfp.so`).
+//! line and in the config (`sim:fingerprint`, `plugin:/opt/acme/libfp.so`,
+//! `pcsc-idcard`, `sam:serial:/dev/ttyUSB0`, `webcam:0`, `sim:camera`).
+//! The SAM and webcam drivers own their selectors' grammar; this type
+//! wraps theirs so a selector is parsed once, at the edge.
 //!
 //! ```
 //! use examgate_agent::selector::{DeviceSelector, PluginIsolation};
@@ -12,8 +15,10 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use examgate_sim::SimFingerprintConfig;
+use examgate_sam::{SamSelector, SamSelectorError};
 use examgate_sim::fingerprint::ConfigError;
+use examgate_sim::{SimCameraConfig, SimFingerprintConfig};
+use examgate_webcam::{WebcamSelector, WebcamSelectorError};
 
 /// Where a device comes from.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,17 +26,22 @@ pub enum DeviceSelector {
     /// `sim:fingerprint[?seed=N&delay_ms=N&finger=N|none&readers=N]`: the
     /// built-in simulated reader.
     SimFingerprint { options: String, config: SimFingerprintConfig },
+    /// `sim:camera[?size=WxH&format=F&name=NAME&scene=S&...]`: the built-in
+    /// simulated camera.
+    SimCamera { options: String, config: SimCameraConfig },
     /// `plugin:PATH[?isolation=in-process|driver-host]`: a vendor plugin,
     /// by default in a driver-host child process.
     Plugin { path: PathBuf, isolation: PluginIsolation },
-    /// `pcsc-idcard[:READER]`: an ID card reader through PC/SC (not built in yet).
+    /// `pcsc-idcard[:READER]`: ID card readers through PC/SC, all of them or
+    /// those whose name contains READER.
     PcscIdCard { reader: Option<String> },
-    /// `sam:serial:PATH[?baud=N]`: a GA 467 SAM module on a serial port (not built in yet).
-    SamSerial { path: String, baud: Option<u32> },
+    /// `sam:serial:PATH[?baud=N]` or `sam:hid:VID:PID`: an ID card reader
+    /// on a GA 467 SAM module.
+    Sam(SamSelector),
     /// `as60x:PATH[?OPTIONS]`: an AS60x fingerprint module on a serial port (not built in yet).
     As60x { path: String, options: String },
-    /// `webcam[:N|:NAME]`: a camera by index or name (not built in yet).
-    Webcam { camera: Option<WebcamRef> },
+    /// `webcam[:INDEX|:NAME][?size=WxH&format=F&fps=N]`: cameras through V4L2.
+    Webcam(WebcamSelector),
 }
 
 /// Where a plugin runs.
@@ -53,15 +63,8 @@ impl PluginIsolation {
     }
 }
 
-/// A camera by its index (`webcam:0`) or its name (`webcam:HD Webcam`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum WebcamRef {
-    Index(u32),
-    Name(String),
-}
-
-const EXPECTED: &str =
-    "expected sim:fingerprint, plugin:PATH, pcsc-idcard[:READER], sam:serial:PATH, as60x:PATH or webcam[:N|:NAME]";
+const EXPECTED: &str = "expected sim:fingerprint, sim:camera, plugin:PATH, pcsc-idcard[:READER], sam:serial:PATH, \
+     sam:hid:VID:PID, as60x:PATH or webcam[:N|:NAME]";
 
 /// Why a selector did not parse. Each message quotes the selector.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -70,10 +73,16 @@ pub enum SelectorError {
     Empty,
     #[error("unknown device selector {0:?}; {EXPECTED}")]
     UnknownKind(String),
-    #[error("unknown simulator in selector {0:?}; the built-in simulator is sim:fingerprint")]
+    #[error("unknown simulator in selector {0:?}; the built-in simulators are sim:fingerprint and sim:camera")]
     UnknownSimulator(String),
     #[error("selector {selector:?}: {source}")]
     SimOptions { selector: String, source: ConfigError },
+    #[error("selector {selector:?}: {source}")]
+    SimCameraOptions { selector: String, source: examgate_sim::camera::ConfigError },
+    #[error(transparent)]
+    Sam(#[from] SamSelectorError),
+    #[error(transparent)]
+    Webcam(#[from] WebcamSelectorError),
     #[error("selector {selector:?}: {why}")]
     Invalid { selector: String, why: String },
 }
@@ -83,11 +92,13 @@ impl DeviceSelector {
     /// yet; `None` when the agent can open it.
     pub fn not_built_in(&self) -> Option<&'static str> {
         match self {
-            DeviceSelector::SimFingerprint { .. } | DeviceSelector::Plugin { .. } => None,
-            DeviceSelector::PcscIdCard { .. } => Some("pcsc-idcard"),
-            DeviceSelector::SamSerial { .. } => Some("sam"),
             DeviceSelector::As60x { .. } => Some("as60x"),
-            DeviceSelector::Webcam { .. } => Some("webcam"),
+            DeviceSelector::SimFingerprint { .. }
+            | DeviceSelector::SimCamera { .. }
+            | DeviceSelector::Plugin { .. }
+            | DeviceSelector::PcscIdCard { .. }
+            | DeviceSelector::Sam(_)
+            | DeviceSelector::Webcam(_) => None,
         }
     }
 }
@@ -122,14 +133,22 @@ impl FromStr for DeviceSelector {
         match (kind, rest) {
             ("sim", Some(rest)) => {
                 let (what, query) = split_query(rest);
-                if what != "fingerprint" {
-                    return Err(SelectorError::UnknownSimulator(text.to_owned()));
-                }
                 let options = query.unwrap_or("").to_owned();
-                let config = options
-                    .parse()
-                    .map_err(|source| SelectorError::SimOptions { selector: text.to_owned(), source })?;
-                Ok(DeviceSelector::SimFingerprint { options, config })
+                match what {
+                    "fingerprint" => {
+                        let config = options
+                            .parse()
+                            .map_err(|source| SelectorError::SimOptions { selector: text.to_owned(), source })?;
+                        Ok(DeviceSelector::SimFingerprint { options, config })
+                    }
+                    "camera" => {
+                        let config = options
+                            .parse()
+                            .map_err(|source| SelectorError::SimCameraOptions { selector: text.to_owned(), source })?;
+                        Ok(DeviceSelector::SimCamera { options, config })
+                    }
+                    _ => Err(SelectorError::UnknownSimulator(text.to_owned())),
+                }
             }
             ("plugin", Some(rest)) => {
                 let (path, query) = split_query(rest);
@@ -156,30 +175,7 @@ impl FromStr for DeviceSelector {
                 }
                 Ok(DeviceSelector::PcscIdCard { reader })
             }
-            ("sam", Some(rest)) => {
-                let Some(port) = rest.strip_prefix("serial:") else {
-                    return Err(invalid("expected sam:serial:PATH[?baud=N]".into()));
-                };
-                let (path, query) = split_query(port);
-                if path.is_empty() {
-                    return Err(invalid("no serial port path; write sam:serial:/dev/ttyUSB0".into()));
-                }
-                let mut baud = None;
-                for kv in key_values(query.unwrap_or("")) {
-                    match kv.map_err(invalid)? {
-                        ("baud", n) => {
-                            baud = Some(
-                                n.parse()
-                                    .ok()
-                                    .filter(|n| *n > 0)
-                                    .ok_or_else(|| invalid(format!("baud={n:?}: expected a positive integer")))?,
-                            )
-                        }
-                        (key, _) => return Err(invalid(format!("sam has no option {key:?}; known: baud"))),
-                    }
-                }
-                Ok(DeviceSelector::SamSerial { path: path.to_owned(), baud })
-            }
+            ("sam", Some(_)) => Ok(DeviceSelector::Sam(text.parse()?)),
             ("as60x", Some(rest)) => {
                 let (path, query) = split_query(rest);
                 if path.is_empty() {
@@ -190,17 +186,7 @@ impl FromStr for DeviceSelector {
                 }
                 Ok(DeviceSelector::As60x { path: path.to_owned(), options: query.unwrap_or("").to_owned() })
             }
-            ("webcam", rest) => {
-                let camera = match rest {
-                    None => None,
-                    Some("") => return Err(invalid("empty camera; write webcam, webcam:N or webcam:NAME".into())),
-                    Some(n) if n.bytes().all(|b| b.is_ascii_digit()) => Some(WebcamRef::Index(
-                        n.parse().map_err(|_| invalid(format!("camera index {n} is too large")))?,
-                    )),
-                    Some(name) => Some(WebcamRef::Name(name.to_owned())),
-                };
-                Ok(DeviceSelector::Webcam { camera })
-            }
+            ("webcam", _) => Ok(DeviceSelector::Webcam(text.parse()?)),
             _ => Err(SelectorError::UnknownKind(text.to_owned())),
         }
     }
@@ -211,6 +197,8 @@ impl fmt::Display for DeviceSelector {
         match self {
             DeviceSelector::SimFingerprint { options, .. } if options.is_empty() => f.write_str("sim:fingerprint"),
             DeviceSelector::SimFingerprint { options, .. } => write!(f, "sim:fingerprint?{options}"),
+            DeviceSelector::SimCamera { options, .. } if options.is_empty() => f.write_str("sim:camera"),
+            DeviceSelector::SimCamera { options, .. } => write!(f, "sim:camera?{options}"),
             DeviceSelector::Plugin { path, isolation: PluginIsolation::DriverHost } => {
                 write!(f, "plugin:{}", path.display())
             }
@@ -219,13 +207,10 @@ impl fmt::Display for DeviceSelector {
             }
             DeviceSelector::PcscIdCard { reader: None } => f.write_str("pcsc-idcard"),
             DeviceSelector::PcscIdCard { reader: Some(r) } => write!(f, "pcsc-idcard:{r}"),
-            DeviceSelector::SamSerial { path, baud: None } => write!(f, "sam:serial:{path}"),
-            DeviceSelector::SamSerial { path, baud: Some(b) } => write!(f, "sam:serial:{path}?baud={b}"),
+            DeviceSelector::Sam(sam) => sam.fmt(f),
             DeviceSelector::As60x { path, options } if options.is_empty() => write!(f, "as60x:{path}"),
             DeviceSelector::As60x { path, options } => write!(f, "as60x:{path}?{options}"),
-            DeviceSelector::Webcam { camera: None } => f.write_str("webcam"),
-            DeviceSelector::Webcam { camera: Some(WebcamRef::Index(n)) } => write!(f, "webcam:{n}"),
-            DeviceSelector::Webcam { camera: Some(WebcamRef::Name(n)) } => write!(f, "webcam:{n}"),
+            DeviceSelector::Webcam(webcam) => webcam.fmt(f),
         }
     }
 }
@@ -252,13 +237,17 @@ mod tests {
             "plugin:/opt/acme/libfp.so?isolation=in-process",
             "pcsc-idcard",
             "pcsc-idcard:Virtual PCD 00 00",
+            "sim:camera",
+            "sim:camera?name=OBS Virtual Camera&scene=cover",
             "sam:serial:/dev/ttyUSB0",
-            "sam:serial:/dev/ttyUSB0?baud=115200",
+            "sam:serial:/dev/ttyUSB0?baud=9600",
+            "sam:hid:1a86:e010",
             "as60x:/dev/ttyUSB1",
             "as60x:/dev/ttyUSB1?address=0xffffffff",
             "webcam",
             "webcam:0",
             "webcam:HD Webcam",
+            "webcam:1?size=640x480&format=mjpeg,yuyv,nv12,rgb24&fps=15",
         ] {
             assert_eq!(parse(text).to_string(), text);
         }
@@ -284,8 +273,30 @@ mod tests {
 
     #[test]
     fn webcam_takes_an_index_or_a_name() {
-        assert_eq!(parse("webcam:2"), DeviceSelector::Webcam { camera: Some(WebcamRef::Index(2)) });
-        assert_eq!(parse("webcam:Front"), DeviceSelector::Webcam { camera: Some(WebcamRef::Name("Front".into())) });
+        use examgate_webcam::CameraRef;
+        let DeviceSelector::Webcam(w) = parse("webcam:2") else { panic!("not a webcam") };
+        assert_eq!(w.camera, CameraRef::Index(2));
+        let DeviceSelector::Webcam(w) = parse("webcam:Front") else { panic!("not a webcam") };
+        assert_eq!(w.camera, CameraRef::Name("Front".into()));
+    }
+
+    #[test]
+    fn sam_selectors_keep_their_baud_rate_and_usb_ids() {
+        use examgate_sam::BaudRate;
+        let DeviceSelector::Sam(SamSelector::Serial { path, baud }) = parse("sam:serial:/dev/ttyS1?baud=38400") else {
+            panic!("not a serial SAM")
+        };
+        assert_eq!((path.as_str(), baud), ("/dev/ttyS1", BaudRate::B38400));
+        assert_eq!(parse("sam:serial:/dev/ttyUSB0?baud=115200").to_string(), "sam:serial:/dev/ttyUSB0");
+        assert!(matches!(parse("sam:hid:1A86:E010"), DeviceSelector::Sam(SamSelector::Hid { vendor_id: 0x1a86, .. })));
+    }
+
+    #[test]
+    fn sim_camera_options_reach_the_simulator_config() {
+        let DeviceSelector::SimCamera { config, .. } = parse("sim:camera?size=320x240&name=OBS Virtual Camera") else {
+            panic!("not a sim camera");
+        };
+        assert_eq!((config.width, config.height, config.name.as_str()), (320, 240, "OBS Virtual Camera"));
     }
 
     #[test]
@@ -293,24 +304,24 @@ mod tests {
         assert!(error("").contains("empty device selector"));
         assert!(error("usb:1234").contains("unknown device selector \"usb:1234\""));
         assert!(error("usb:1234").contains("sim:fingerprint"));
-        assert!(error("sim:camera").contains("the built-in simulator is sim:fingerprint"));
+        assert!(error("sim:scanner").contains("the built-in simulators are sim:fingerprint and sim:camera"));
+        assert!(error("sim:camera?colour=red").contains("no option \"colour\""));
         assert!(error("sim:fingerprint?colour=red").contains("no option \"colour\""));
         assert!(error("plugin:").contains("no plugin path"));
         assert!(error("plugin:/x.so?isolation=jail").contains("expected in-process or driver-host"));
         assert!(error("plugin:/x.so?speed=1").contains("known: isolation"));
         assert!(error("sam:usb:1").contains("sam:serial:PATH"));
-        assert!(error("sam:serial:/dev/ttyS0?baud=fast").contains("positive integer"));
+        assert!(error("sam:serial:/dev/ttyS0?baud=fast").contains("115200"));
         assert!(error("as60x:").contains("no serial port path"));
-        assert!(error("webcam:").contains("empty camera"));
+        assert!(error("webcam:").contains("camera name after `webcam:` is empty"));
         assert!(error("pcsc-idcard:").contains("empty reader name"));
     }
 
     #[test]
-    fn later_drivers_are_recognised_but_not_built_in() {
+    fn only_as60x_is_recognised_but_not_built_in() {
         assert_eq!(parse("as60x:/dev/ttyUSB0").not_built_in(), Some("as60x"));
-        assert_eq!(parse("webcam").not_built_in(), Some("webcam"));
-        assert_eq!(parse("pcsc-idcard").not_built_in(), Some("pcsc-idcard"));
-        assert_eq!(parse("sam:serial:/dev/ttyS0").not_built_in(), Some("sam"));
-        assert_eq!(parse("sim:fingerprint").not_built_in(), None);
+        for built_in in ["webcam", "sim:camera", "pcsc-idcard", "sam:serial:/dev/ttyS0", "sim:fingerprint"] {
+            assert_eq!(parse(built_in).not_built_in(), None, "{built_in}");
+        }
     }
 }

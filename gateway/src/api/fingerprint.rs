@@ -6,7 +6,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use examgate_device_sdk::{DeviceError, Score, SimCommand, Template};
+use examgate_device_sdk::{DeviceError, Score, Template};
 use examgate_protocol::{
     EnabledResponse, MatchRequest, MatchResponse, SimCommandRequest, TemplateRequest, TemplateResponse,
 };
@@ -94,7 +94,6 @@ pub(super) async fn sim_command(
     body: Bytes,
 ) -> Result<StatusCode, AppError> {
     let request: SimCommandRequest = parse_json(&body)?;
-    let command: SimCommand = request.command.parse().map_err(|e| AppError::BadRequest(format!("{e}")))?;
-    state.devices().sim_command(&device, command).await?;
+    state.devices().sim_command(&device, &request.command).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,6 +6,7 @@
 
 mod events;
 mod fingerprint;
+mod idcard;
 mod legacy;
 mod openapi;
 mod seat;
@@ -116,6 +117,7 @@ pub fn routes() -> Vec<Route> {
         route(Method::POST, "/v1/fingerprint/template", post(fingerprint::template)),
         route(Method::POST, "/v1/fingerprint/match", post(fingerprint::match_templates)),
         route(Method::GET, "/v1/fingerprint/enabled", get(fingerprint::enabled)),
+        route(Method::POST, "/v1/idcard/read", post(idcard::read)),
         route(Method::POST, "/v1/sim/{device}/command", post(fingerprint::sim_command)),
         route(Method::GET, "/v1/events", get(events::events)),
         route(Method::GET, "/v1/openapi.json", get(openapi::document)),

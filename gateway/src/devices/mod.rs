@@ -5,14 +5,21 @@
 //! - **Leases.** A request that needs a device takes its lease first; a
 //!   second request while the lease is held gets a `busy` error at once
 //!   instead of queueing behind a capture that may wait 15 s for a finger.
-//! - **Events.** While idle, each thread polls `enabled()` and
-//!   `finger_present()` and announces changes on a broadcast channel.
+//! - **Events.** While idle, each thread polls `enabled()`,
+//!   `finger_present()` and `card_present()` and announces changes on a
+//!   broadcast channel; a camera, which cannot tell it is there without
+//!   taking a picture, is looked for by discovery now and then, and its loss
+//!   is a `camera_fault` too.
+//! - **Cameras** take no lease: a snapshot or preview frame is quick, so it
+//!   queues on the camera's thread ([`DeviceManager::on_camera`]) rather
+//!   than failing `busy` while the preview streams.
 //! - **Reopen.** A device that fails with `NotConnected` or `Panic` is
 //!   closed and reopened until it comes back (a crashed plugin's driver host
 //!   is restarted underneath it).
 //! - **Injectable.** The manager is built from a list of [`Driver`]s, so
 //!   tests hand in simulators; there is no global registry.
 
+mod sim;
 mod worker;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,30 +28,21 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use examgate_device_sdk::{
-    DeviceClass, DeviceError, DeviceId, DeviceInfo, DriverFactory, ErrorKind, Score, SimCommand, Template,
+    CardRead, Device, DeviceClass, DeviceError, DeviceId, DeviceInfo, DriverFactory, ErrorKind, Score, SimCommand,
+    Template,
 };
 use examgate_protocol::{DeviceClassName, DeviceEntry, DeviceState, Event};
-use examgate_sim::SimFingerprintFactory;
 use tokio::sync::{broadcast, oneshot};
 
 use crate::error::AppError;
 use crate::selector::DeviceSelector;
+pub use sim::SimBackdoor;
 use worker::{Command, Lease, Status, Worker};
 
-/// Scripts a simulated device from outside its thread, so a simulated
-/// finger can be placed while a capture on that thread waits for one.
-pub trait SimBackdoor: Send + Sync {
-    fn apply(&self, device: &DeviceId, command: &SimCommand) -> Result<(), DeviceError>;
-}
-
-impl SimBackdoor for SimFingerprintFactory {
-    fn apply(&self, device: &DeviceId, command: &SimCommand) -> Result<(), DeviceError> {
-        let handle = self
-            .handle(device.as_str())
-            .ok_or_else(|| DeviceError::NotConnected(format!("no simulated reader {device}")))?;
-        handle.apply(command)
-    }
-}
+/// Work to run on a camera's thread with the open camera (`None` when it
+/// cannot be opened now). It returns the error that lost the device, if it
+/// did, so the thread closes it and looks for it again.
+pub type CameraJob = Box<dyn FnOnce(Option<&mut dyn Device>) -> Option<DeviceError> + Send>;
 
 /// One device source: a selector and the driver it opened.
 #[derive(Clone)]
@@ -60,8 +58,8 @@ impl Driver {
         Driver { selector, factory, sim: None }
     }
 
-    /// The built-in simulated reader, scriptable while a capture waits.
-    pub fn simulated(selector: DeviceSelector, factory: Arc<SimFingerprintFactory>) -> Driver {
+    /// A built-in simulator, scriptable while its device thread is busy.
+    pub fn simulated<F: DriverFactory + SimBackdoor + 'static>(selector: DeviceSelector, factory: Arc<F>) -> Driver {
         Driver { selector, factory: factory.clone(), sim: Some(factory) }
     }
 }
@@ -73,6 +71,9 @@ pub struct ManagerOptions {
     pub poll_interval: Duration,
     /// How often a lost device is reopened.
     pub reopen_interval: Duration,
+    /// How often an idle camera is looked for by discovery (it cannot tell
+    /// it is there any other way without taking a picture).
+    pub presence_interval: Duration,
     /// How often each driver is asked for new devices.
     pub rediscover_interval: Duration,
     /// How long [`DeviceManager::start`] waits for the first open of each device.
@@ -87,6 +88,7 @@ impl Default for ManagerOptions {
         ManagerOptions {
             poll_interval: Duration::from_millis(150),
             reopen_interval: Duration::from_millis(500),
+            presence_interval: Duration::from_secs(2),
             rediscover_interval: Duration::from_secs(2),
             settle_timeout: Duration::from_secs(5),
             grace: Duration::from_secs(2),
@@ -214,12 +216,14 @@ impl Inner {
         let worker = Worker {
             id: info.id.clone(),
             key: key.clone(),
+            classes: info.classes,
             factory: Arc::clone(&driver.factory),
             status: Arc::clone(&status),
             events: self.events.clone(),
             commands: rx,
             poll_interval: self.options.poll_interval,
             reopen_interval: self.options.reopen_interval,
+            presence_interval: self.options.presence_interval,
             stop: Arc::clone(&self.stop),
             settled,
             done,
@@ -416,21 +420,89 @@ impl DeviceManager {
         Ok(slot.status.get().attached())
     }
 
+    /// Wait up to `timeout` for a card on an ID card reader and read it.
+    /// Returns the reader's id and the selector it came from (which says
+    /// what kind of reader it is).
+    pub async fn read_card(
+        &self,
+        device: Option<&str>,
+        timeout: Duration,
+    ) -> Result<(String, DeviceSelector, CardRead), AppError> {
+        let slot = self.pick(device, DeviceClass::IdCard, "ID card reader")?;
+        let lease = slot.lease()?;
+        let wait = timeout + self.inner.options.grace + REPLY_SLACK;
+        let read = slot.call(|reply| Command::ReadCard { timeout, lease, reply }, wait).await?;
+        let selector = self.inner.drivers[slot.driver_index].selector.clone();
+        Ok((slot.key.clone(), selector, read))
+    }
+
+    /// Whether any camera is configured.
+    pub fn has_camera(&self) -> bool {
+        self.inner.slots().iter().any(|s| s.info.classes.contains(DeviceClass::Camera))
+    }
+
+    /// Run `job` on a camera's thread with the open camera: the named one,
+    /// else the first that can serve. Queues behind other camera work
+    /// instead of failing `busy`. With no camera configured at all (and
+    /// none named) the job runs on a blocking thread with `None`, so a
+    /// snapshot still records that the seat has no camera. Returns the
+    /// camera's id (`None` then) and what the job made.
+    pub async fn on_camera<T: Send + 'static>(
+        &self,
+        device: Option<&str>,
+        wait: Duration,
+        job: impl FnOnce(Option<&mut dyn Device>) -> (T, Option<DeviceError>) + Send + 'static,
+    ) -> Result<(Option<String>, T), AppError> {
+        let (tx, rx) = oneshot::channel();
+        let job: CameraJob = Box::new(move |camera| {
+            let (value, lost) = job(camera);
+            let _ = tx.send(value);
+            lost
+        });
+        let slot = match self.pick(device, DeviceClass::Camera, "camera") {
+            Ok(slot) => slot,
+            Err(AppError::NoDevice(_)) if device.is_none() => {
+                tokio::task::spawn_blocking(move || job(None))
+                    .await
+                    .map_err(|e| AppError::Internal(format!("a camera job failed: {e}")))?;
+                let value = rx.await.map_err(|_| AppError::Internal("a camera job gave no answer".into()))?;
+                return Ok((None, value));
+            }
+            Err(e) => return Err(e),
+        };
+        slot.commands
+            .send(Command::Camera(job))
+            .map_err(|_| AppError::Device(DeviceError::NotConnected(format!("{} is shutting down", slot.key))))?;
+        match tokio::time::timeout(wait + self.inner.options.grace + REPLY_SLACK, rx).await {
+            Ok(Ok(value)) => Ok((Some(slot.key.clone()), value)),
+            Ok(Err(_)) => Err(AppError::Internal(format!("the thread of device {} dropped a camera job", slot.key))),
+            Err(_) => Err(AppError::NoAnswer { device: slot.key.clone(), waited: wait }),
+        }
+    }
+
+    /// Announce an event that did not come from a device thread (a snapshot
+    /// taken, a fault it showed).
+    pub fn emit(&self, event: Event) {
+        // No subscriber is fine: nobody is watching.
+        let _ = self.inner.events.send(event);
+    }
+
     /// Script a simulated device: directly when it is a built-in simulator
     /// (so a finger can be placed while a capture waits), else through its
     /// thread and the plugin's simulation hooks.
-    pub async fn sim_command(&self, device: &str, command: SimCommand) -> Result<(), AppError> {
+    pub async fn sim_command(&self, device: &str, text: &str) -> Result<(), AppError> {
         let slot = {
             let slots = self.inner.slots();
             slots.iter().find(|s| s.key == device).cloned().ok_or_else(|| AppError::UnknownDevice(device.to_owned()))?
         };
-        tracing::info!(device, %command, "sim command");
+        tracing::info!(device, command = text, "sim command");
         if let Some(sim) = &slot.sim {
-            sim.apply(&slot.info.id, &command)?;
+            sim.apply(&slot.info.id, text)?;
             // Let the thread see the change now rather than at its next poll.
             let _ = slot.commands.send(Command::Poll);
             return Ok(());
         }
+        let command: SimCommand = text.parse().map_err(|e| AppError::BadRequest(format!("{e}")))?;
         let lease = slot.lease()?;
         let wait = MATCH_TIMEOUT + self.inner.options.grace + REPLY_SLACK;
         match slot.call(|reply| Command::Sim { command, lease, reply }, wait).await {

@@ -1,8 +1,9 @@
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
-use examgate_device_sdk::{Device, DeviceClasses, FingerprintReader};
+use examgate_device_sdk::{Device, DeviceClasses, DeviceId, FingerprintReader};
 use examgate_protocol::ApiErrorKind;
+use examgate_sim::SimFingerprintFactory;
 
 use super::*;
 
@@ -61,7 +62,7 @@ async fn a_second_capture_while_one_runs_is_busy_not_queued() {
     assert_eq!(err.kind(), ApiErrorKind::Busy);
     assert!(err.to_string().contains("sim-fp-0 is serving another request"), "{err}");
     // The simulator is scripted from outside the busy thread.
-    m.sim_command("sim-fp-0", SimCommand::PlaceFinger(3)).await.unwrap();
+    m.sim_command("sim-fp-0", "finger 3").await.unwrap();
     let (_, t) = first.await.unwrap();
     assert_eq!(t.format.to_string(), "vendor:examgate-sim");
     // The lease died with the first request.
@@ -73,18 +74,18 @@ async fn a_second_capture_while_one_runs_is_busy_not_queued() {
 async fn announces_fingers_and_unplugging() {
     let m = DeviceManager::start(vec![sim("")], fast());
     let mut rx = m.subscribe();
-    m.sim_command("sim-fp-0", SimCommand::LiftFinger).await.unwrap();
+    m.sim_command("sim-fp-0", "lift").await.unwrap();
     let e = next_event(&mut rx, |e| matches!(e, Event::FingerLifted { .. })).await;
     assert_eq!(e.device(), "sim-fp-0");
-    m.sim_command("sim-fp-0", SimCommand::PlaceFinger(2)).await.unwrap();
+    m.sim_command("sim-fp-0", "finger 2").await.unwrap();
     next_event(&mut rx, |e| matches!(e, Event::FingerPlaced { .. })).await;
-    m.sim_command("sim-fp-0", SimCommand::Unplug).await.unwrap();
+    m.sim_command("sim-fp-0", "unplug").await.unwrap();
     next_event(&mut rx, |e| matches!(e, Event::DeviceDetached { .. })).await;
     assert_eq!(m.list()[0].state, DeviceState::Disconnected);
     assert!(!m.fingerprint_enabled(None).unwrap());
     let err = m.capture(None, Duration::from_millis(100)).await.unwrap_err();
     assert_eq!(err.kind(), ApiErrorKind::NotConnected);
-    m.sim_command("sim-fp-0", SimCommand::Plug).await.unwrap();
+    m.sim_command("sim-fp-0", "plug").await.unwrap();
     next_event(&mut rx, |e| matches!(e, Event::DeviceAttached { .. })).await;
     assert!(m.fingerprint_enabled(None).unwrap());
     m.shutdown(DEADLINE);
@@ -210,4 +211,72 @@ async fn a_crashed_driver_is_reopened_and_serves_again() {
         m.shutdown(DEADLINE);
         assert_eq!(opens.load(Ordering::SeqCst), closes.load(Ordering::SeqCst), "every open device was closed");
     }
+}
+
+fn fake_cards() -> (Driver, crate::fakes::FakeCardReader) {
+    let reader = crate::fakes::FakeCardReader::default();
+    (Driver::new("pcsc-idcard".parse().unwrap(), Arc::new(reader.clone())), reader)
+}
+
+#[tokio::test]
+async fn cards_coming_and_going_are_events_and_a_read_waits_for_one() {
+    let (driver, reader) = fake_cards();
+    let m = DeviceManager::start(vec![driver, sim("")], fast());
+    let mut rx = m.subscribe();
+    let err = m.read_card(None, Duration::from_millis(50)).await.unwrap_err();
+    assert_eq!(err.kind(), ApiErrorKind::NoCard);
+
+    let read = m.read_card(Some("fake-card-0"), Duration::from_secs(10));
+    let insert = async {
+        reader.insert(crate::fakes::resident_read());
+    };
+    let (read, ()) = tokio::join!(read, insert);
+    let (device, selector, read) = read.unwrap();
+    assert_eq!((device.as_str(), selector.to_string().as_str()), ("fake-card-0", "pcsc-idcard"));
+    assert_eq!(read, crate::fakes::resident_read());
+    let e = next_event(&mut rx, |e| matches!(e, Event::CardInserted { .. })).await;
+    assert_eq!(e.device(), "fake-card-0");
+
+    reader.remove();
+    next_event(&mut rx, |e| matches!(e, Event::CardRemoved { .. })).await;
+    let err = m.read_card(Some("sim-fp-0"), Duration::from_millis(50)).await.unwrap_err();
+    assert_eq!(err.kind(), ApiErrorKind::Unsupported, "a fingerprint reader reads no cards: {err}");
+    m.shutdown(DEADLINE);
+}
+
+#[tokio::test]
+async fn a_camera_unplugged_is_detached_and_a_camera_fault() {
+    let selector: DeviceSelector = "sim:camera?size=320x240".parse().unwrap();
+    let DeviceSelector::SimCamera { config, .. } = &selector else { unreachable!() };
+    let driver = Driver::simulated(selector.clone(), Arc::new(examgate_sim::SimCameraFactory::new(config.clone())));
+    let m = DeviceManager::start(vec![driver], fast());
+    assert!(m.has_camera());
+    let mut rx = m.subscribe();
+    let (device, name) = m
+        .on_camera(None, Duration::from_secs(5), |camera| (camera.map(|c| c.info().name.clone()), None))
+        .await
+        .unwrap();
+    assert_eq!((device.as_deref(), name.as_deref()), (Some("sim-cam-0"), Some("examgate simulated camera")));
+    m.sim_command("sim-cam-0", "unplug").await.unwrap();
+    next_event(&mut rx, |e| matches!(e, Event::DeviceDetached { .. })).await;
+    let Event::CameraFault { device, flags, .. } =
+        next_event(&mut rx, |e| matches!(e, Event::CameraFault { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!((device.as_str(), flags), ("sim-cam-0", vec!["camera_missing".to_owned()]));
+    let (_, open) = m.on_camera(None, Duration::from_secs(5), |camera| (camera.is_some(), None)).await.unwrap();
+    assert!(!open, "an unplugged camera cannot be opened");
+    m.sim_command("sim-cam-0", "plug").await.unwrap();
+    next_event(&mut rx, |e| matches!(e, Event::DeviceAttached { .. })).await;
+    m.shutdown(DEADLINE);
+
+    // Without any camera a job still runs, with none.
+    let none = DeviceManager::start(vec![], fast());
+    let (device, open) = none.on_camera(None, Duration::from_secs(5), |camera| (camera.is_some(), None)).await.unwrap();
+    assert_eq!((device, open), (None, false));
+    assert_eq!(
+        none.on_camera(Some("cam"), Duration::from_secs(1), |_| ((), None)).await.unwrap_err().kind(),
+        ApiErrorKind::NotFound
+    );
 }

@@ -13,11 +13,12 @@
 //!
 //! Below the line the raw score rises linearly from 1 (raw 0) to 800 (raw
 //! `floor`); above it from 801 (raw `floor`) to 1000 (raw `ceiling` and
-//! more). The defaults, measured on the simulator and kept in BENCHMARKS.md
-//! (section "Fingerprint module (AS60x)"): impostor pairs score at most 28
-//! raw, genuine pairs mostly 100-270 with 1 % under 50; the simulated
-//! module's default level-3 threshold is 50, and hobbyist logs of real
-//! AS608 / R307 modules show matches reported from about 50 up to 200-300.
+//! more). The defaults rest on the simulator's scores (`cargo bench -p
+//! examgate-as60x`, kept in BENCHMARKS.md, "Fingerprint module (AS60x)"):
+//! impostor pairs at most 28 raw, genuine pairs p10 107 and p50 184 with
+//! 1.25 % under 50. The floor is the simulated module's level-3 threshold
+//! (50), the lowest it may be; hobbyist logs of real AS608 / R307 modules
+//! report matches from about 50 up to 200-300.
 
 use examgate_device_sdk::Score;
 

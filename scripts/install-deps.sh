@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential   # cc for the C example plugin and the broken test plugins
   pkg-config
   ca-certificates
+  postgresql        # PostgreSQL 15: the server's tests run each suite against a throwaway one too
   pcscd             # the real PC/SC daemon the ID card tests and demo use
   libpcsclite-dev   # linked by the pcsc crate
   vsmartcard-vpcd   # virtual PC/SC readers a simulated card connects to

@@ -29,3 +29,4 @@ pub use agent::{
 pub use events::Event;
 pub use time::{Timestamp, TimestampError};
 pub mod idcard;
+pub mod link;

@@ -1,0 +1,325 @@
+//! The endpoints agents call: enrolment, status, heartbeats, deliveries and
+//! the push WebSocket. Every one but enrolment needs a signed request from a
+//! PC bound to a seat ([`signed::authenticate`]).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use examgate_protocol::Timestamp;
+use examgate_protocol::link::{
+    Command, Delivery, DeliveryItem, DeliveryReceipt, EnrolRequest, EnrolResponse, Heartbeat, HeartbeatResponse,
+    PushAck, PushMessage, Stored, headers,
+};
+use serde::de::DeserializeOwned;
+
+use super::signed::{self, NeedsSeat, Refusal, check_seat_claim, normalise_mac};
+use super::{AppState, PeerAddr};
+use crate::crypto::{key_id, sha256_hex};
+use crate::error::AppError;
+use crate::hub::{ConsoleEvent, ToAgent};
+use crate::now_ms;
+use crate::snapshots::is_sha256_hex;
+use crate::store::{DeliveryOutcome, HeartbeatRecord, Machine, NewDelivery, NewMachine};
+
+/// The body, or 413 when it is over the limit.
+pub(super) fn body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, AppError> {
+    body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::too_large(state.config.agents.max_body_bytes),
+        _ => AppError::bad_request(e.body_text()),
+    })
+}
+
+pub(super) fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    serde_json::from_slice(bytes).map_err(|e| AppError::bad_request(format!("the body is not the expected JSON: {e}")))
+}
+
+fn path(uri: &Uri) -> &str {
+    uri.path_and_query().map_or("/", |p| p.as_str())
+}
+
+fn enrol_response(m: &Machine) -> EnrolResponse {
+    EnrolResponse { key_id: m.key_id.clone(), state: m.state, seat: m.seat.as_ref().map(|b| b.seat.to_string()) }
+}
+
+fn check_id(what: &str, s: &str, max: usize) -> Result<(), AppError> {
+    if s.is_empty() || s.len() > max || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b)) {
+        return Err(AppError::bad_request(format!(
+            "{what} {s:?} is not 1 to {max} characters of A-Z, a-z, 0-9, '.', '_', ':', '-'"
+        )));
+    }
+    Ok(())
+}
+
+/// `POST /agent/v1/enrol`: signed with the key the body carries.
+pub async fn enrol(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<PeerAddr>,
+    method: Method,
+    uri: Uri,
+    h: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
+    let raw = body(&state, raw)?;
+    let sig = signed::parse_signature(&h)?;
+    let req: EnrolRequest = json(&raw)?;
+    let public_key = B64
+        .decode(&req.public_key)
+        .ok()
+        .filter(|k| k.len() == 32)
+        .ok_or_else(|| AppError::bad_request("public_key is not 32 bytes of standard base64 (an Ed25519 key)"))?;
+    let key_id = key_id(&public_key);
+    if sig.key_id != key_id {
+        return Err(AppError::bad_request(format!("{} must be {key_id}, the id of public_key", headers::KEY)));
+    }
+    let ip = peer.ip();
+    let about = Refusal { key_id: Some(&key_id), seat: None, ip };
+    signed::check_signature(&state, &method, path(&uri), &sig, &public_key, &raw, about).await?;
+    let macs: Vec<String> = req
+        .macs
+        .iter()
+        .map(|m| normalise_mac(m).ok_or_else(|| AppError::bad_request(format!("{m:?} is not a MAC address"))))
+        .collect::<Result<_, _>>()?;
+    if macs.is_empty() || macs.len() > 16 {
+        return Err(AppError::bad_request("macs must list 1 to 16 MAC addresses"));
+    }
+    if !macs.contains(&sig.mac) {
+        return Err(AppError::bad_request(format!("{} must be one of macs", headers::MAC)));
+    }
+    let reported_ip: std::net::IpAddr =
+        req.ip.parse().map_err(|_| AppError::bad_request(format!("ip {:?} is not an IP address", req.ip)))?;
+    if req.host_name.is_empty() || req.host_name.len() > 253 || req.host_name.chars().any(char::is_control) {
+        return Err(AppError::bad_request("host_name must be 1 to 253 printable characters"));
+    }
+    if req.agent_version.len() > 64 {
+        return Err(AppError::bad_request("agent_version is longer than 64 characters"));
+    }
+    let new = NewMachine {
+        key_id,
+        public_key: req.public_key,
+        macs,
+        reported_ip: reported_ip.to_string(),
+        source_ip: signed::canonical(ip).to_string(),
+        host_name: req.host_name,
+        agent_version: req.agent_version,
+    };
+    let enrolled = state.store.enrol(new, now_ms()).await?;
+    if enrolled.created {
+        tracing::info!(key = %enrolled.machine.key_id, host = %enrolled.machine.host_name, "a PC enrolled");
+        state.hub.notify(ConsoleEvent::SeatsChanged);
+    }
+    let status = if enrolled.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(enrol_response(&enrolled.machine))).into_response())
+}
+
+/// `GET /agent/v1/status`: where this PC stands (pending, bound as seat N, replaced).
+pub async fn status(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<PeerAddr>,
+    method: Method,
+    uri: Uri,
+    h: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<EnrolResponse>, AppError> {
+    let raw = body(&state, raw)?;
+    let agent = signed::authenticate(&state, &method, path(&uri), &h, peer.ip(), &raw, NeedsSeat::No).await?;
+    Ok(Json(enrol_response(&agent.machine)))
+}
+
+/// `POST /agent/v1/heartbeat`: device health every few seconds.
+pub async fn heartbeat(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<PeerAddr>,
+    method: Method,
+    uri: Uri,
+    h: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<HeartbeatResponse>, AppError> {
+    let raw = body(&state, raw)?;
+    let agent = signed::authenticate(&state, &method, path(&uri), &h, peer.ip(), &raw, NeedsSeat::Yes).await?;
+    let beat: Heartbeat = json(&raw)?;
+    check_seat_claim(&state, &agent, beat.seat.as_deref(), peer.ip()).await?;
+    if beat.devices.len() > 64 {
+        return Err(AppError::bad_request("a heartbeat lists at most 64 devices"));
+    }
+    let devices = serde_json::to_string(&beat.devices).map_err(|e| AppError::internal(e.to_string()))?;
+    let now = now_ms();
+    let outbox_pending = i64::try_from(beat.outbox_pending).unwrap_or(i64::MAX);
+    state
+        .store
+        .heartbeat(HeartbeatRecord {
+            key_id: agent.machine.key_id.clone(),
+            at: now,
+            devices: devices.clone(),
+            outbox_pending,
+        })
+        .await?;
+    state.hub.heartbeat(&agent.machine.key_id, &devices, now);
+    let seat = agent.seat().unwrap_or_default().to_owned();
+    Ok(Json(HeartbeatResponse { seat, server_time: Timestamp::from_unix_millis(now) }))
+}
+
+/// What is kept of a snapshot besides its file.
+#[derive(serde::Serialize)]
+struct SnapshotMeta<'a> {
+    reason: &'a str,
+    flags: &'a [String],
+    sha256: &'a str,
+    bytes: usize,
+}
+
+/// `POST /agent/v1/deliveries`: one outbox item, stored once per idempotency key.
+pub async fn deliver(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<PeerAddr>,
+    method: Method,
+    uri: Uri,
+    h: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
+    let raw = body(&state, raw)?;
+    let agent = signed::authenticate(&state, &method, path(&uri), &h, peer.ip(), &raw, NeedsSeat::Yes).await?;
+    let idempotency_key = h
+        .get(headers::IDEMPOTENCY_KEY)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| AppError::bad_request(format!("header {} is missing", headers::IDEMPOTENCY_KEY)))?
+        .to_owned();
+    check_id("idempotency key", &idempotency_key, 128)?;
+    let d: Delivery = json(&raw)?;
+    check_seat_claim(&state, &agent, d.seat.as_deref(), peer.ip()).await?;
+    check_id("exam", &d.exam, 64)?;
+    let (kind, file_sha256, metadata) = match &d.item {
+        DeliveryItem::Snapshot { reason, flags, jpeg, sha256 } => {
+            let bytes = B64.decode(jpeg).map_err(|_| AppError::bad_request("jpeg is not standard base64"))?;
+            if !is_sha256_hex(sha256) || sha256_hex(&bytes) != *sha256 {
+                return Err(AppError::bad_request("sha256 is not the SHA-256 of jpeg (lower-case hex)"));
+            }
+            if !bytes.starts_with(&[0xFF, 0xD8]) {
+                return Err(AppError::bad_request("jpeg is not a JPEG picture"));
+            }
+            // The file first: a delivery row never names a missing file.
+            state
+                .snapshots
+                .put(sha256, &bytes)
+                .map_err(|e| AppError::internal(format!("cannot store the snapshot: {e}")))?;
+            let meta = SnapshotMeta { reason, flags, sha256, bytes: bytes.len() };
+            ("snapshot", Some(sha256.clone()), serde_json::to_string(&meta))
+        }
+        item @ DeliveryItem::Verification { .. } => ("verification", None, serde_json::to_string(item)),
+        item @ DeliveryItem::Answers { .. } => ("answers", None, serde_json::to_string(item)),
+    };
+    let metadata = metadata.map_err(|e| AppError::internal(e.to_string()))?;
+    let binding = agent.binding.as_ref().ok_or_else(|| AppError::internal("a delivery without a seat"))?;
+    let new = NewDelivery {
+        key_id: agent.machine.key_id.clone(),
+        idempotency_key: idempotency_key.clone(),
+        seat: binding.seat.clone(),
+        exam: d.exam.clone(),
+        kind: kind.to_owned(),
+        body_sha256: sha256_hex(&raw),
+        file_sha256,
+        metadata,
+        created_at: d.created_at.unix_millis(),
+        received_at: now_ms(),
+    };
+    let (status, stored, received_at) = match state.store.deliver(new).await? {
+        DeliveryOutcome::New { received_at } => (StatusCode::CREATED, Stored::New, received_at),
+        DeliveryOutcome::Duplicate { received_at } => (StatusCode::OK, Stored::Duplicate, received_at),
+        DeliveryOutcome::Conflict => {
+            return Err(AppError::conflict(format!(
+                "idempotency key {idempotency_key} was used before for a different item; nothing was stored"
+            )));
+        }
+    };
+    let receipt = DeliveryReceipt { idempotency_key, stored, received_at: Timestamp::from_unix_millis(received_at) };
+    Ok((status, Json(receipt)).into_response())
+}
+
+/// `GET /agent/v1/push`: the WebSocket commands come down.
+pub async fn push(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<PeerAddr>,
+    method: Method,
+    uri: Uri,
+    h: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response, AppError> {
+    let agent = signed::authenticate(&state, &method, path(&uri), &h, peer.ip(), b"", NeedsSeat::Yes).await?;
+    let key_id = agent.machine.key_id.clone();
+    Ok(ws.on_upgrade(move |socket| run_push(state, key_id, socket)))
+}
+
+/// How often a push socket re-reads its binding and pending commands, for
+/// changes made by another server on the same database.
+const RECHECK: Duration = Duration::from_secs(5);
+
+async fn run_push(state: AppState, key_id: String, mut socket: WebSocket) {
+    let (conn, mut rx) = state.hub.connect(&key_id);
+    let mut sent = HashSet::new();
+    let mut recheck = tokio::time::interval(RECHECK);
+    tracing::info!(key = %key_id, "push socket open");
+    let reason = loop {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(ToAgent::Push(m)) => {
+                    sent.insert(m.id.clone());
+                    if send(&mut socket, &m).await.is_err() { break "send failed".to_owned() }
+                }
+                Some(ToAgent::Close(reason)) => {
+                    let frame = axum::extract::ws::CloseFrame { code: 4001, reason: reason.clone().into() };
+                    let _ = socket.send(Message::Close(Some(frame))).await;
+                    break reason;
+                }
+                None => break "hub gone".to_owned(),
+            },
+            frame = socket.recv() => match frame {
+                Some(Ok(Message::Text(text))) => match serde_json::from_str::<PushAck>(&text) {
+                    Ok(ack) => {
+                        if let Err(e) = state.store.ack_command(&key_id, &ack.ack, now_ms()).await {
+                            tracing::warn!(error = %e, "could not record an acknowledgement");
+                        }
+                    }
+                    Err(e) => tracing::warn!(key = %key_id, "unreadable message on the push socket: {e}"),
+                },
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break "closed by the agent".to_owned(),
+                Some(Ok(_)) => {}
+            },
+            _ = recheck.tick() => {
+                match state.store.machine(&key_id).await {
+                    Ok(Some(m)) if m.seat.is_some() => {}
+                    Ok(_) => {
+                        let frame = axum::extract::ws::CloseFrame { code: 4001, reason: "this PC no longer holds a seat".into() };
+                        let _ = socket.send(Message::Close(Some(frame))).await;
+                        break "binding ended".to_owned();
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot re-read a binding"),
+                }
+                match state.store.pending_commands(&key_id).await {
+                    Ok(rows) => {
+                        for row in rows {
+                            if !sent.insert(row.id.clone()) { continue }
+                            let Ok(command) = serde_json::from_str::<Command>(&row.body) else { continue };
+                            if send(&mut socket, &PushMessage { id: row.id, command }).await.is_err() { break }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot read pending commands"),
+                }
+            }
+        }
+    };
+    state.hub.disconnect(&key_id, conn);
+    tracing::info!(key = %key_id, "push socket closed: {reason}");
+}
+
+async fn send(socket: &mut WebSocket, m: &PushMessage) -> Result<(), axum::Error> {
+    let text = serde_json::to_string(m).expect("a push message serialises");
+    socket.send(Message::Text(text.into())).await
+}

@@ -1,0 +1,134 @@
+//! The server's HTTP surface: `app(state)` builds the whole router, so tests
+//! drive it with `oneshot` and `main` serves it over TLS.
+//!
+//! - `/agent/v1/…`: what seat agents call, signed ([`agent`], [`signed`]).
+//! - `/api/v1/…`: the console's admin API ([`console`]), described by
+//!   `/api/v1/openapi.json`.
+//! - `/console/`: the console's pages (`web/console/`, built in).
+
+pub mod agent;
+pub mod console;
+pub mod signed;
+mod web;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::connect_info::Connected;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use examgate_protocol::link::paths;
+
+use crate::config::Config;
+use crate::error::AppError;
+use crate::hub::Hub;
+use crate::snapshots::SnapshotFiles;
+use crate::store::Store;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<Config>,
+    pub hub: Arc<Hub>,
+    pub snapshots: SnapshotFiles,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: Config) -> AppState {
+        let snapshots = SnapshotFiles::new(config.snapshot_dir());
+        AppState { store, config: Arc::new(config), hub: Arc::new(Hub::default()), snapshots }
+    }
+}
+
+/// The address a connection came from: what seat bindings check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
+impl PeerAddr {
+    pub fn ip(&self) -> IpAddr {
+        signed::canonical(self.0.ip())
+    }
+}
+
+impl Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for PeerAddr {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> PeerAddr {
+        PeerAddr(*stream.remote_addr())
+    }
+}
+
+impl Connected<axum::serve::IncomingStream<'_, crate::tls::TlsListener>> for PeerAddr {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, crate::tls::TlsListener>) -> PeerAddr {
+        PeerAddr(*stream.remote_addr())
+    }
+}
+
+/// The OpenAPI document of `/api/v1/` and `/agent/v1/`.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+pub fn app(state: AppState) -> Router {
+    let limit = state.config.agents.max_body_bytes;
+    let agent = Router::new()
+        .route(paths::ENROL, post(agent::enrol))
+        .route(paths::STATUS, get(agent::status))
+        .route(paths::HEARTBEAT, post(agent::heartbeat))
+        .route(paths::DELIVERIES, post(agent::deliver))
+        .route(paths::PUSH, get(agent::push))
+        .layer(DefaultBodyLimit::max(limit));
+    let api = Router::new()
+        .route("/api/v1/session/login", post(console::login))
+        .route("/api/v1/session/logout", post(console::logout))
+        .route("/api/v1/session", get(console::session))
+        .route("/api/v1/seats", get(console::seats))
+        .route("/api/v1/seats/{seat}/approve", post(console::approve))
+        .route("/api/v1/seats/{seat}/rebind", post(console::rebind))
+        .route("/api/v1/seats/{seat}/commands", post(console::command))
+        .route("/api/v1/alerts", get(console::alerts))
+        .route("/api/v1/alerts/{id}/clear", post(console::clear_alert))
+        .route("/api/v1/deliveries", get(console::deliveries))
+        .route("/api/v1/snapshots/{sha256}", get(console::snapshot))
+        .route("/api/v1/audit", get(console::audit_rows))
+        .route("/api/v1/audit/verify", get(console::audit_verify))
+        .route("/api/v1/events", get(console::events))
+        .route("/api/v1/openapi.json", get(|| async { ([("content-type", "application/json")], OPENAPI) }))
+        .layer(DefaultBodyLimit::max(64 * 1024));
+    Router::new()
+        .merge(agent)
+        .merge(api)
+        .route("/", get(|| async { Redirect::to("/console/") }))
+        .route("/console/", get(web::index))
+        .route("/console/{file}", get(web::file))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(|| async {
+            AppError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint; /api/v1/openapi.json lists the API")
+                .into_response()
+        })
+        .with_state(state)
+}
+
+/// Every route of [`app`], for the test that keeps the OpenAPI document honest.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("post", paths::ENROL),
+    ("get", paths::STATUS),
+    ("post", paths::HEARTBEAT),
+    ("post", paths::DELIVERIES),
+    ("get", paths::PUSH),
+    ("post", "/api/v1/session/login"),
+    ("post", "/api/v1/session/logout"),
+    ("get", "/api/v1/session"),
+    ("get", "/api/v1/seats"),
+    ("post", "/api/v1/seats/{seat}/approve"),
+    ("post", "/api/v1/seats/{seat}/rebind"),
+    ("post", "/api/v1/seats/{seat}/commands"),
+    ("get", "/api/v1/alerts"),
+    ("post", "/api/v1/alerts/{id}/clear"),
+    ("get", "/api/v1/deliveries"),
+    ("get", "/api/v1/snapshots/{sha256}"),
+    ("get", "/api/v1/audit"),
+    ("get", "/api/v1/audit/verify"),
+    ("get", "/api/v1/events"),
+    ("get", "/api/v1/openapi.json"),
+];

@@ -1,0 +1,120 @@
+//! The command line of `examgate-server` (clap derive). What each command
+//! does lives in [`crate::commands`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::store::Role;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "examgate-server",
+    version,
+    about = "The examgate exam-centre server: seats bound by MAC, IP and key, deliveries stored once, an audit chain",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// TOML config file (every field is optional)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database: sqlite:PATH or postgres://USER@HOST/DB (default: SQLite in the data directory)
+    #[arg(long, global = true, value_name = "URL")]
+    pub database: Option<String>,
+    /// Directory for the database, snapshots and the certificate (default: ./examgate-data)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve agents and the console (HTTPS with a self-made certificate; prints its pin)
+    Serve(ServeArgs),
+    /// Write a backup of the whole centre to FILE (consistent while the server runs)
+    Backup(FileArg),
+    /// Restore a backup into an empty database (SQLite or PostgreSQL, whichever made it)
+    Restore(FileArg),
+    /// The audit chain
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Examiner and invigilator accounts
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Print the certificate's SHA-256 pin (making the certificate if there is none)
+    Pin,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on, instead of the config's (default 0.0.0.0:8443)
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Plain HTTP: only behind a TLS-terminating proxy on the same host, or in tests
+    #[arg(long)]
+    pub no_tls: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FileArg {
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the chain and name every edited, deleted or reordered row (exit 1 if any)
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account; the password is read from the first line of stdin
+    Add(UserAddArgs),
+    /// Set an account's password, read from the first line of stdin
+    Passwd(UserNameArg),
+    /// List the accounts
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    pub username: String,
+    /// examiner or invigilator
+    #[arg(long)]
+    pub role: Role,
+}
+
+#[derive(Debug, Args)]
+pub struct UserNameArg {
+    pub username: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_lists_every_subcommand() {
+        let help = Cli::command().render_help().to_string();
+        for visible in ["serve", "backup", "restore", "audit", "user", "pin"] {
+            assert!(help.contains(visible), "{visible} missing from:\n{help}");
+        }
+        let audit = Cli::try_parse_from(["examgate-server", "audit", "verify", "--database", "sqlite:x.db"]).unwrap();
+        assert!(matches!(audit.command, Command::Audit(AuditCommand::Verify)));
+        assert_eq!(audit.global.database.as_deref(), Some("sqlite:x.db"));
+    }
+}

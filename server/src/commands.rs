@@ -1,0 +1,236 @@
+//! What each subcommand of `examgate-server` does.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use crate::api::{AppState, PeerAddr, app};
+use crate::cli::{Global, ServeArgs, UserAddArgs};
+use crate::config::{Config, DEFAULT_DATA_DIR};
+use crate::store::{self, NewUser, Store};
+use crate::{audit, backup, now_ms, passwords, snapshots::SnapshotFiles, tls};
+
+/// The config file's settings with the command line's on top.
+pub fn config(global: &Global) -> anyhow::Result<Config> {
+    let mut config = match &global.config {
+        Some(path) => Config::load(path)?,
+        None => Config::with_data_dir(std::path::Path::new(DEFAULT_DATA_DIR)),
+    };
+    if let Some(dir) = &global.data_dir {
+        let database_was_default = config.database == Config::with_data_dir(&config.data_dir).database;
+        let tls_was_default = config.tls == Config::with_data_dir(&config.data_dir).tls;
+        let fresh = Config::with_data_dir(dir);
+        config.data_dir = dir.clone();
+        if database_was_default {
+            config.database = fresh.database;
+        }
+        if tls_was_default {
+            config.tls = fresh.tls;
+        }
+    }
+    if let Some(db) = &global.database {
+        config.database = db.clone();
+    }
+    Ok(config)
+}
+
+async fn open(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    store::open(&config.database)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(&config.database)))
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}
+
+pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = config(global)?;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if args.no_tls {
+        config.tls.enabled = false;
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+    let store = open(&config).await?;
+    let state = AppState::new(store.clone(), config.clone());
+    spawn_housekeeping(&state);
+    let tcp = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let local = tcp.local_addr()?;
+    let router = app(state).into_make_service_with_connect_info::<PeerAddr>();
+    let mut out = std::io::stdout().lock();
+    if config.tls.enabled {
+        let identity = tls::load_or_create(&config.tls)?;
+        if identity.created {
+            writeln!(
+                out,
+                "examgate-server: made a certificate for {} in {}",
+                config.tls.names.join(", "),
+                config.tls.cert.display()
+            )?;
+        }
+        writeln!(out, "examgate-server: listening on https://{local}/ ({} database)", store.kind())?;
+        writeln!(out, "examgate-server: console https://{local}/console/")?;
+        writeln!(out, "examgate-server: certificate pin: {} (agents enrol with --pin {})", identity.pin, identity.pin)?;
+        out.flush()?;
+        drop(out);
+        let listener = tls::TlsListener::new(tcp, identity.config)?;
+        axum::serve(listener, router).with_graceful_shutdown(shutdown()).await?;
+    } else {
+        writeln!(out, "examgate-server: listening on http://{local}/ ({} database, NO TLS)", store.kind())?;
+        out.flush()?;
+        drop(out);
+        axum::serve(tcp, router).with_graceful_shutdown(shutdown()).await?;
+    }
+    Ok(())
+}
+
+/// Pruning old nonces and noticing seats that went silent.
+fn spawn_housekeeping(state: &AppState) {
+    let s = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let before = now_ms() - 2 * s.config.agents.signature_window_ms;
+            if let Err(e) = s.store.prune_nonces(before).await {
+                tracing::warn!(error = %e, "cannot prune nonces");
+            }
+        }
+    });
+    let s = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            s.hub.sweep(now_ms(), s.config.agents.offline_after_ms);
+        }
+    });
+}
+
+async fn shutdown() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(t) => t,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+}
+
+pub async fn backup(global: &Global, file: &std::path::Path) -> anyhow::Result<()> {
+    let config = config(global)?;
+    let store = open(&config).await?;
+    let s = backup::backup(store.as_ref(), &SnapshotFiles::new(config.snapshot_dir()), file).await?;
+    println!(
+        "examgate-server: backed up {} rows in {} tables and {} snapshot files to {}",
+        s.rows,
+        s.tables,
+        s.files,
+        file.display()
+    );
+    Ok(())
+}
+
+pub async fn restore(global: &Global, file: &std::path::Path) -> anyhow::Result<()> {
+    let config = config(global)?;
+    let store = open(&config).await?;
+    let s = backup::restore(store.as_ref(), &SnapshotFiles::new(config.snapshot_dir()), file).await?;
+    println!(
+        "examgate-server: restored {} rows in {} tables and {} snapshot files into the {} database",
+        s.rows,
+        s.tables,
+        s.files,
+        store.kind()
+    );
+    verify_chain(store.as_ref()).await
+}
+
+pub async fn audit_verify(global: &Global) -> anyhow::Result<()> {
+    let config = config(global)?;
+    let store = open(&config).await?;
+    verify_chain(store.as_ref()).await
+}
+
+async fn verify_chain(store: &dyn Store) -> anyhow::Result<()> {
+    let (rows, head) = store.audit_chain().await?;
+    let findings = audit::verify(&rows, &head);
+    if findings.is_empty() {
+        println!("audit chain intact: {} rows, head {}", rows.len(), head.hash);
+        return Ok(());
+    }
+    for f in &findings {
+        println!("{f}");
+    }
+    bail!("the audit chain is broken in {} place(s)", findings.len())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        eprint!("password (shown as typed): ");
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    passwords::check_strength(&password).map_err(anyhow::Error::msg)?;
+    Ok(password)
+}
+
+pub async fn user_add(global: &Global, args: UserAddArgs) -> anyhow::Result<()> {
+    let config = config(global)?;
+    let store = open(&config).await?;
+    let password = read_password()?;
+    let password_hash =
+        tokio::task::spawn_blocking(move || passwords::hash(&password, passwords::Cost::Standard)).await?;
+    store
+        .create_user(NewUser { username: args.username.clone(), role: args.role, password_hash }, "cli", now_ms())
+        .await?;
+    println!("examgate-server: {} account {:?} created", args.role.as_str(), args.username);
+    Ok(())
+}
+
+pub async fn user_passwd(global: &Global, username: &str) -> anyhow::Result<()> {
+    let config = config(global)?;
+    let store = open(&config).await?;
+    let password = read_password()?;
+    let hash = tokio::task::spawn_blocking(move || passwords::hash(&password, passwords::Cost::Standard)).await?;
+    store.set_password(username, &hash, "cli", now_ms()).await?;
+    println!("examgate-server: password of {username:?} changed");
+    Ok(())
+}
+
+pub async fn user_list(global: &Global) -> anyhow::Result<()> {
+    let config = config(global)?;
+    let store = open(&config).await?;
+    for u in store.users().await? {
+        println!("{}\t{}", u.username, u.role.as_str());
+    }
+    Ok(())
+}
+
+pub fn pin(global: &Global) -> anyhow::Result<()> {
+    let config = config(global)?;
+    let identity = tls::load_or_create(&config.tls)?;
+    println!("{}", identity.pin);
+    Ok(())
+}
+
+/// The error and its causes on one line, for a person.
+pub fn describe(e: &anyhow::Error) -> String {
+    e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
+}

@@ -1,0 +1,208 @@
+//! The server's TOML config. Every field has a default that works; unknown
+//! fields are an error, so a misspelt key is never silently ignored.
+//!
+//! ```toml
+//! listen = "0.0.0.0:8443"
+//! data_dir = "/var/lib/examgate"        # database, snapshots, certificate
+//! database = "sqlite:/var/lib/examgate/examgate.db"   # or postgres://user@host/db
+//!
+//! [tls]
+//! enabled = true                         # a self-made certificate on first start
+//! names = ["exam-centre.local", "10.0.0.1"]
+//!
+//! [agents]
+//! signature_window_secs = 60             # how far a request's clock may be off
+//! offline_after_secs = 15                # three missed heartbeats
+//! max_body_bytes = 4194304
+//!
+//! [console]
+//! session_hours = 12
+//! allowed_ips = []                       # the seeds bind the console to its IP; empty = any
+//! ```
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:8443";
+pub const DEFAULT_DATA_DIR: &str = "examgate-data";
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `sqlite:PATH` or `postgres://…`.
+    pub database: String,
+    pub tls: TlsConfig,
+    pub agents: AgentsConfig,
+    pub console: ConsoleConfig,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TlsConfig {
+    pub enabled: bool,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Names and addresses the self-made certificate carries.
+    pub names: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentsConfig {
+    pub signature_window_ms: i64,
+    pub offline_after_ms: i64,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConsoleConfig {
+    pub session_ms: i64,
+    pub allowed_ips: Vec<IpAddr>,
+}
+
+impl Config {
+    /// The defaults, with everything kept under `data_dir`.
+    pub fn with_data_dir(data_dir: &Path) -> Config {
+        Config {
+            listen: DEFAULT_LISTEN.parse().expect("valid default address"),
+            data_dir: data_dir.to_path_buf(),
+            database: format!("sqlite:{}", data_dir.join("examgate.db").display()),
+            tls: TlsConfig {
+                enabled: true,
+                cert: data_dir.join("tls/cert.pem"),
+                key: data_dir.join("tls/key.pem"),
+                names: vec!["localhost".into(), "127.0.0.1".into()],
+            },
+            agents: AgentsConfig { signature_window_ms: 60_000, offline_after_ms: 15_000, max_body_bytes: 4 << 20 },
+            console: ConsoleConfig { session_ms: 12 * 3_600_000, allowed_ips: Vec::new() },
+        }
+    }
+
+    /// Where snapshots are kept, as files named by their SHA-256.
+    pub fn snapshot_dir(&self) -> PathBuf {
+        self.data_dir.join("snapshots")
+    }
+
+    /// Reads a config file; fields it leaves out keep their defaults.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        Config::parse(&text).map_err(|message| ConfigError::Invalid { path: path.display().to_string(), message })
+    }
+
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| e.message().to_owned())?;
+        let data_dir = raw.data_dir.map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let mut c = Config::with_data_dir(&data_dir);
+        if let Some(listen) = raw.listen {
+            c.listen =
+                listen.parse().map_err(|_| format!("listen = {listen:?} is not an address like 0.0.0.0:8443"))?;
+        }
+        if let Some(db) = raw.database {
+            c.database = db;
+        }
+        let tls = raw.tls.unwrap_or_default();
+        c.tls.enabled = tls.enabled.unwrap_or(true);
+        if let Some(cert) = tls.cert {
+            c.tls.cert = cert.into();
+        }
+        if let Some(key) = tls.key {
+            c.tls.key = key.into();
+        }
+        if let Some(names) = tls.names {
+            c.tls.names = names;
+        }
+        let agents = raw.agents.unwrap_or_default();
+        if let Some(s) = agents.signature_window_secs {
+            c.agents.signature_window_ms = i64::from(s) * 1000;
+        }
+        if let Some(s) = agents.offline_after_secs {
+            c.agents.offline_after_ms = i64::from(s) * 1000;
+        }
+        if let Some(n) = agents.max_body_bytes {
+            c.agents.max_body_bytes = n;
+        }
+        let console = raw.console.unwrap_or_default();
+        if let Some(h) = console.session_hours {
+            c.console.session_ms = i64::from(h) * 3_600_000;
+        }
+        for ip in console.allowed_ips.unwrap_or_default() {
+            c.console
+                .allowed_ips
+                .push(ip.parse().map_err(|_| format!("console.allowed_ips: {ip:?} is not an IP address"))?);
+        }
+        Ok(c)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("config {path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: Option<String>,
+    data_dir: Option<String>,
+    database: Option<String>,
+    tls: Option<RawTls>,
+    agents: Option<RawAgents>,
+    console: Option<RawConsole>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    enabled: Option<bool>,
+    cert: Option<String>,
+    key: Option<String>,
+    names: Option<Vec<String>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgents {
+    signature_window_secs: Option<u32>,
+    offline_after_secs: Option<u32>,
+    max_body_bytes: Option<usize>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConsole {
+    session_hours: Option<u32>,
+    allowed_ips: Option<Vec<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_gives_working_defaults() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.listen, DEFAULT_LISTEN.parse().unwrap());
+        assert_eq!(c.database, "sqlite:examgate-data/examgate.db");
+        assert!(c.tls.enabled);
+        assert_eq!(c.agents.signature_window_ms, 60_000);
+    }
+
+    #[test]
+    fn fields_override_defaults_and_typos_are_errors() {
+        let c = Config::parse(
+            "data_dir = \"/srv/eg\"\n[agents]\nsignature_window_secs = 30\n[console]\nallowed_ips = [\"10.0.0.5\"]",
+        )
+        .unwrap();
+        assert_eq!(c.database, "sqlite:/srv/eg/examgate.db");
+        assert_eq!(c.tls.cert, PathBuf::from("/srv/eg/tls/cert.pem"));
+        assert_eq!(c.agents.signature_window_ms, 30_000);
+        assert_eq!(c.console.allowed_ips, vec!["10.0.0.5".parse::<IpAddr>().unwrap()]);
+        let err = Config::parse("[agents]\nsignature_windw_secs = 3").unwrap_err();
+        assert!(err.contains("unknown field"), "{err}");
+    }
+}

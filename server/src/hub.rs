@@ -1,0 +1,130 @@
+//! Who is connected now: agents on the push WebSocket (commands go to them
+//! at once) and consoles waiting for seat-map changes. In-process only; with
+//! several servers on one PostgreSQL each agent socket also polls the
+//! database for commands and for its binding.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use examgate_protocol::link::PushMessage;
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc};
+
+/// What an agent's socket task is told.
+#[derive(Debug)]
+pub enum ToAgent {
+    Push(PushMessage),
+    /// The binding ended (the seat was rebound): close the socket.
+    Close(String),
+}
+
+/// What consoles are told; they refetch the seat map on any of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ConsoleEvent {
+    /// Something on the seat map changed (enrolment, binding, online, devices).
+    SeatsChanged,
+    /// A new alert.
+    Alert { seat: Option<String>, kind: String, message: String },
+}
+
+struct Presence {
+    last_seen: i64,
+    devices: String,
+    online: bool,
+}
+
+pub struct Hub {
+    agents: Mutex<HashMap<String, (u64, mpsc::UnboundedSender<ToAgent>)>>,
+    next_conn: Mutex<u64>,
+    console: broadcast::Sender<ConsoleEvent>,
+    /// Each PC's last heartbeat as this server saw it.
+    presence: Mutex<HashMap<String, Presence>>,
+}
+
+impl Default for Hub {
+    fn default() -> Hub {
+        Hub {
+            agents: Mutex::default(),
+            next_conn: Mutex::new(0),
+            console: broadcast::channel(256).0,
+            presence: Mutex::default(),
+        }
+    }
+}
+
+impl Hub {
+    /// Registers an agent's socket, replacing an older one of the same key.
+    pub fn connect(&self, key_id: &str) -> (u64, mpsc::UnboundedReceiver<ToAgent>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let id = {
+            let mut n = self.next_conn.lock().expect("hub lock");
+            *n += 1;
+            *n
+        };
+        let old = self.agents.lock().expect("hub lock").insert(key_id.to_owned(), (id, tx));
+        if let Some((_, old)) = old {
+            let _ = old.send(ToAgent::Close("another connection of this PC replaced this one".into()));
+        }
+        (id, rx)
+    }
+
+    pub fn disconnect(&self, key_id: &str, conn: u64) {
+        let mut agents = self.agents.lock().expect("hub lock");
+        if agents.get(key_id).is_some_and(|(id, _)| *id == conn) {
+            agents.remove(key_id);
+        }
+    }
+
+    pub fn is_connected(&self, key_id: &str) -> bool {
+        self.agents.lock().expect("hub lock").contains_key(key_id)
+    }
+
+    /// Sends to the agent if it is connected here; false if not.
+    pub fn send(&self, key_id: &str, msg: ToAgent) -> bool {
+        match self.agents.lock().expect("hub lock").get(key_id) {
+            Some((_, tx)) => tx.send(msg).is_ok(),
+            None => false,
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<ConsoleEvent> {
+        self.console.subscribe()
+    }
+
+    pub fn notify(&self, event: ConsoleEvent) {
+        let _ = self.console.send(event);
+    }
+
+    /// Records a heartbeat; tells consoles when the seat came online or its devices changed.
+    pub fn heartbeat(&self, key_id: &str, devices: &str, now: i64) {
+        let changed = {
+            let mut p = self.presence.lock().expect("hub lock");
+            let entry = p.entry(key_id.to_owned()).or_insert_with(|| Presence {
+                last_seen: now,
+                devices: String::new(),
+                online: false,
+            });
+            let changed = !entry.online || entry.devices != devices;
+            *entry = Presence { last_seen: now, devices: devices.to_owned(), online: true };
+            changed
+        };
+        if changed {
+            self.notify(ConsoleEvent::SeatsChanged);
+        }
+    }
+
+    /// Marks seats silent for longer than `offline_after` as offline; tells consoles if any were.
+    pub fn sweep(&self, now: i64, offline_after: i64) {
+        let mut any = false;
+        for p in self.presence.lock().expect("hub lock").values_mut() {
+            if p.online && now - p.last_seen > offline_after {
+                p.online = false;
+                any = true;
+            }
+        }
+        if any {
+            self.notify(ConsoleEvent::SeatsChanged);
+        }
+    }
+}

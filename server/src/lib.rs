@@ -1,0 +1,29 @@
+//! The examgate exam-centre server as a library: `main.rs` is a thin CLI over
+//! these modules, and tests use them directly.
+//!
+//! - [`store`]: storage behind one trait, SQLite or PostgreSQL.
+//! - [`audit`]: the hash chain and its verifier.
+//! - [`api`]: `app(state)`, the agent endpoints (signed) and the console's API.
+//! - [`tls`]: the self-made certificate and the TLS listener.
+//! - [`backup`]: whole-centre backup and restore across databases.
+//! - [`config`], [`cli`], [`commands`]: the binary's settings and subcommands.
+
+pub mod api;
+pub mod audit;
+pub mod backup;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod hub;
+pub mod ids;
+pub mod passwords;
+pub mod snapshots;
+pub mod store;
+pub mod tls;
+
+/// Milliseconds since the Unix epoch, as every stored time is.
+pub fn now_ms() -> i64 {
+    examgate_protocol::Timestamp::now().unix_millis()
+}

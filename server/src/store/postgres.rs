@@ -1,0 +1,32 @@
+//! The PostgreSQL store. Several servers may share one database: the audit
+//! head is locked row-wise by every append, nonces and idempotency keys are
+//! unique in the database, and migrations take PostgreSQL's advisory lock.
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use super::StoreError;
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `postgres://…` and migrates the database.
+    pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
+        let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
+        super::sqlite::migrator().run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+
+    const HEAD_FOR_UPDATE: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    async fn begin_snapshot(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await
+    }
+}
+
+super::sql::sql_store!(PgStore, sqlx::Postgres, sqlx::postgres::PgRow, "postgres");

@@ -57,6 +57,6 @@ pub use packet::{DEFAULT_ADDRESS, Packet, PacketError, Pid};
 pub use reader::{As60xReader, FORMAT_NAME, ReaderOptions};
 pub use reply::{
     MatchOutcome, NativeTemplate, PacketSize, SearchHit, SysParams, SysParamsError, TEMPLATE_LEN, TemplateLengthError,
-    Verdict,
+    Verdict, is_native_template,
 };
 pub use transport::{BaudRate, BaudRateError, Link, SerialTransport, Transport, TransportError};

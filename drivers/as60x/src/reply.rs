@@ -153,6 +153,19 @@ impl NativeTemplate {
     }
 }
 
+/// Whether `bytes` can be an AS60x module's template. The format has no
+/// published magic, so its length is the only tell; ISO 19794-2 and ANSI 378
+/// records (which start `FMR\0`) are ruled out.
+///
+/// ```
+/// use examgate_as60x::is_native_template;
+/// assert!(is_native_template(&[0x03; 512]));
+/// assert!(!is_native_template(&[0x03; 511]));
+/// ```
+pub fn is_native_template(bytes: &[u8]) -> bool {
+    bytes.len() == TEMPLATE_LEN && !bytes.starts_with(b"FMR\0")
+}
+
 impl fmt::Debug for NativeTemplate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let h = self.0.iter().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193));
@@ -195,6 +208,9 @@ mod tests {
         assert_eq!(NativeTemplate::new(&[1; 7]), Err(TemplateLengthError(7)));
         let t = NativeTemplate::new(&[0xAB; 512]).unwrap();
         assert_eq!(t.as_bytes().len(), 512);
+        let mut iso = b"FMR\0 20\0".to_vec();
+        iso.resize(512, 0);
+        assert!(!is_native_template(&iso));
         let shown = format!("{t:?}");
         assert!(!shown.contains("171") && !shown.contains("AB"), "{shown}");
     }

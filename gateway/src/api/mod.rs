@@ -109,9 +109,11 @@ fn route(method: Method, path: &'static str, handler: MethodRouter<AppState>) ->
 /// Every route the agent serves.
 pub fn routes() -> Vec<Route> {
     vec![
-        route(Method::GET, "/", get(seat::index)),
-        route(Method::GET, "/seat.js", get(seat::script)),
-        route(Method::GET, "/seat.css", get(seat::style)),
+        route(Method::GET, "/", get(seat::file)),
+        route(Method::GET, "/seat.js", get(seat::file)),
+        route(Method::GET, "/seat.css", get(seat::file)),
+        route(Method::GET, "/lib/{module}", get(seat::file)),
+        route(Method::GET, "/i18n/{messages}", get(seat::file)),
         route(Method::GET, "/v1/health", get(health)),
         route(Method::GET, "/v1/devices", get(devices)),
         route(Method::POST, "/v1/fingerprint/template", post(fingerprint::template)),

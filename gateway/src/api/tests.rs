@@ -412,6 +412,14 @@ async fn serves_the_seat_page() {
     assert_eq!(script.headers[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
     assert!(script.text().contains("/v1/events"));
     assert_eq!(send(&app, get("/seat.css")).await.headers[header::CONTENT_TYPE], "text/css; charset=utf-8");
+    let module = send(&app, get("/lib/server.js")).await;
+    assert_eq!(module.headers[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
+    assert!(module.text().contains("verifyWithServer"));
+    let messages = send(&app, get("/i18n/zh-CN.json")).await;
+    assert_eq!(messages.headers[header::CONTENT_TYPE], "application/json");
+    assert_eq!(messages.json()["meta"]["lang"], "zh-CN");
+    assert_eq!(send(&app, get("/lib/missing.js")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(send(&app, get("/index.html")).await.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -438,7 +446,8 @@ async fn openapi_lists_exactly_the_routes_of_the_router() {
     // Every listed route is really routed (not 404 / 405).
     let app = sim_app();
     for r in &routes {
-        let uri = r.path.replace("{device}", "sim-fp-0");
+        let uri =
+            r.path.replace("{device}", "sim-fp-0").replace("{module}", "server.js").replace("{messages}", "en.json");
         let request = Request::builder().method(r.method.clone()).uri(&uri).body(Body::empty()).unwrap();
         // A 404 for a device class this app lacks is fine; an unknown endpoint's is not.
         let response = send(&app, request).await;

@@ -2,7 +2,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build test lint demo bench bench-idcard
+.PHONY: all deps build test test-web lint demo bench bench-idcard
 
 all: build
 
@@ -15,6 +15,15 @@ build: deps
 # Plugins are cdylibs that cargo does not build for tests: `build` makes them first.
 test: build
 	$(CARGO) test --workspace
+	$(MAKE) --no-print-directory test-web
+
+# The seat page (web/seat) in Debian's chromium through Python Playwright,
+# served by the real agent. Screenshots go to $(SEAT_SCREENSHOTS) if set,
+# else to a temp dir named at the end of the run.
+PLAYWRIGHT_VENV ?= target/playwright
+test-web: build
+	PLAYWRIGHT_VENV=$(PLAYWRIGHT_VENV) scripts/install-playwright.sh
+	$(PLAYWRIGHT_VENV)/bin/python -m pytest web/tests -q
 
 lint:
 	$(CARGO) fmt --all --check

@@ -13,6 +13,10 @@ PACKAGES=(
   vsmartcard-vpcd   # virtual PC/SC readers a simulated card connects to
   procps            # pgrep/pkill, used by tests to manage pcscd
   libclang-dev      # bindgen in nokhwa's V4L2 bindings (drivers/webcam)
+  chromium          # the browser tests drive Debian's chromium (never a downloaded build)
+  fonts-noto-core   # Noto Sans, Naskh Arabic (Arabic, Uyghur, Kazakh) and Sans Mongolian for the seat page
+  fonts-noto-cjk    # Noto Sans CJK: Chinese, Japanese, Korean
+  python3-venv      # scripts/install-playwright.sh makes a virtualenv for Playwright
 )
 
 missing=()

@@ -161,6 +161,7 @@ function setStatus(key, kind = "info") {
     status.textContent = speaking().t(key);
   }
   status.dataset.kind = kind;
+  if (key !== null) status.scrollIntoView({ block: "nearest", inline: "nearest" });
 }
 
 /** Mark the step busy (a capture is running) without moving focus off its button. */

@@ -2,7 +2,7 @@
 the page on a free loopback port with a simulated fingerprint reader, and
 Debian's chromium driven by Playwright (no browser download).
 
-Environment: EXAMGATE_AGENT (default target/debug/examgate-agent), CHROMIUM
+Environment: EXAMGATE_AGENT (default $CARGO_TARGET_DIR/debug/examgate-agent), CHROMIUM
 (default /usr/bin/chromium), SEAT_SCREENSHOTS (default: a new temp dir)."""
 
 import json
@@ -19,7 +19,8 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 I18N = ROOT / "web" / "seat" / "i18n"
-AGENT = Path(os.environ.get("EXAMGATE_AGENT", ROOT / "target" / "debug" / "examgate-agent"))
+TARGET = ROOT / os.environ.get("CARGO_TARGET_DIR", "target")  # an absolute CARGO_TARGET_DIR replaces ROOT
+AGENT = Path(os.environ.get("EXAMGATE_AGENT", TARGET / "debug" / "examgate-agent"))
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 VIEWPORT = {"width": 1366, "height": 768}  # the common exam-PC screen
 

@@ -169,9 +169,42 @@ impl fmt::Display for Finding {
     }
 }
 
+/// The position each row was written at, found by following `prev_hash`
+/// links back to the genesis or to a row that is in place (reordering
+/// leaves those links intact).
+fn written_positions(rows: &[Row]) -> HashMap<&str, i64> {
+    let by_hash: HashMap<&str, &Row> = rows.iter().map(|r| (r.hash.as_str(), r)).collect();
+    let mut known: HashMap<&str, i64> = HashMap::new();
+    for row in rows {
+        let mut path = Vec::new();
+        let mut cur = row;
+        let base = loop {
+            if let Some(&p) = known.get(cur.hash.as_str()) {
+                break Some(p);
+            }
+            path.push(cur.hash.as_str());
+            if cur.prev_hash == GENESIS {
+                break Some(0);
+            }
+            match by_hash.get(cur.prev_hash.as_str()) {
+                Some(prev) if path.len() <= rows.len() => cur = prev,
+                // The link is gone (a deleted row): a row that hashes right where it is, is in place.
+                _ if recompute(cur, cur.seq) == cur.hash => break Some(cur.seq - 1),
+                _ => break None,
+            }
+        };
+        if let Some(base) = base {
+            for (i, h) in path.iter().rev().enumerate() {
+                known.insert(h, base + 1 + i as i64);
+            }
+        }
+    }
+    known
+}
+
 /// Walks `rows` (in stored sequence order) and reports every break.
 pub fn verify(rows: &[Row], head: &Head) -> Vec<Finding> {
-    let by_hash: HashMap<&str, i64> = rows.iter().map(|r| (r.hash.as_str(), r.seq)).collect();
+    let written = written_positions(rows);
     let mut findings = Vec::new();
     let mut expected_seq = 1;
     let mut prev_hash = GENESIS.to_owned();
@@ -182,12 +215,9 @@ pub fn verify(rows: &[Row], head: &Head) -> Vec<Finding> {
         }
         let intact = recompute(row, row.seq) == row.hash;
         if !intact {
-            // A row moved to another place still hashes right with the seq it was written as:
-            // the one after the row its prev_hash names.
-            let written_as =
-                if row.prev_hash == GENESIS { Some(1) } else { by_hash.get(row.prev_hash.as_str()).map(|s| s + 1) };
-            match written_as {
-                Some(w) if w != row.seq && recompute(row, w) == row.hash => {
+            // A row moved to another place still hashes right with the position it was written at.
+            match written.get(row.hash.as_str()) {
+                Some(&w) if w != row.seq && recompute(row, w) == row.hash => {
                     findings.push(Finding::Moved { seq: row.seq, written_as: w })
                 }
                 _ => findings.push(Finding::Edited { seq: row.seq }),
@@ -269,6 +299,18 @@ mod tests {
         let (mut rows, head) = chain(6);
         rows.truncate(4);
         assert_eq!(verify(&rows, &head), vec![Finding::Truncated { last: 4, head: 6 }]);
+    }
+
+    #[test]
+    fn finds_neighbours_swapped() {
+        let (mut rows, head) = chain(6);
+        rows[4].seq = 6;
+        rows[5].seq = 5;
+        rows.sort_by_key(|r| r.seq);
+        assert_eq!(
+            verify(&rows, &head),
+            vec![Finding::Moved { seq: 5, written_as: 6 }, Finding::Moved { seq: 6, written_as: 5 }]
+        );
     }
 
     #[test]

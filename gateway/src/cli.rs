@@ -51,6 +51,11 @@ pub enum Command {
     ReadCard(ReadCardArgs),
     /// Decode a raw GA 467 SAM reply frame to a card read (30 01 or 30 10) saved in a file
     DecodeSam(DecodeSamArgs),
+    /// Enrol this PC with the exam-centre server (a new key pair; its MACs, IP, host name); an examiner approves it
+    Enrol(crate::link::EnrolArgs),
+    /// The link to the exam-centre server: the outbox's deliveries, heartbeats, commands
+    #[command(subcommand)]
+    Link(crate::link::LinkCommand),
     /// Run a plugin for a parent agent over the socket on stdin (started by the agent itself)
     #[command(hide = true)]
     DriverHost(DriverHostArgs),

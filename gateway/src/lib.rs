@@ -21,6 +21,7 @@ pub mod error;
 pub(crate) mod fakes;
 pub mod host;
 pub mod idcard;
+pub mod link;
 pub mod plugin_check;
 pub mod selector;
 pub mod snapshot;

@@ -63,5 +63,13 @@ fn main() -> ExitCode {
             init_logging("warn");
             report(commands::decode_sam(args))
         }
+        Command::Enrol(args) => {
+            init_logging("warn");
+            report(examgate_agent::link::commands::enrol(args))
+        }
+        Command::Link(command) => {
+            init_logging("info");
+            report(examgate_agent::link::commands::link(command))
+        }
     }
 }

@@ -15,7 +15,7 @@ const SELECTORS: &str = "Device selectors:
   pcsc-idcard[:READER NAME]                                      ID card readers through PC/SC (pcscd)
   sam:serial:/dev/ttyUSB0[?baud=N] | sam:hid:VID:PID             an ID card reader on a GA 467 SAM module
   webcam[:INDEX|:NAME][?size=WxH&format=F&fps=N]                 cameras through V4L2
-  as60x:PATH                                                     (not built in yet)";
+  as60x:PATH[?baud=N&password=N] | as60x:auto                    AS608 / R30x module on a serial port";
 
 #[derive(Debug, Parser)]
 #[command(

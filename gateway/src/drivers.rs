@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use examgate_as60x::{As60xFactory, As60xSelector, As60xSelectorError};
 use examgate_device_sdk::loader::{LoadError, PluginLibrary};
 use examgate_pcsc_idcard::PcscIdCardFactory;
 use examgate_sam::{ReadOptions, SamFactory};
@@ -17,8 +18,8 @@ use crate::selector::{DeviceSelector, PluginIsolation};
 /// Why a selector could not be turned into a driver. One line each.
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
-    #[error("device {selector}: the {driver} driver is not built into this agent yet")]
-    NotBuiltIn { selector: String, driver: &'static str },
+    #[error("device {selector}: {why}")]
+    Selector { selector: String, why: String },
     #[error(transparent)]
     Host(#[from] HostError),
     #[error(transparent)]
@@ -51,10 +52,13 @@ pub fn open(selector: &DeviceSelector, host: &HostOptions) -> Result<Driver, Dri
             tracing::warn!(selector = %selector, plugin = %plugin.meta(), "plugin loaded in-process: a crash in it ends the agent");
             Ok(Driver::new(selector.clone(), Arc::new(plugin)))
         }
-        DeviceSelector::As60x { .. } => Err(DriverError::NotBuiltIn {
-            selector: selector.to_string(),
-            driver: selector.not_built_in().unwrap_or("needed"),
-        }),
+        DeviceSelector::As60x { .. } => {
+            let text = selector.to_string();
+            let module: As60xSelector = text
+                .parse()
+                .map_err(|e: As60xSelectorError| DriverError::Selector { selector: text, why: e.to_string() })?;
+            built_in(Arc::new(As60xFactory::new(module)))
+        }
     }
 }
 
@@ -63,9 +67,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn as60x_says_it_is_not_built_in_yet() {
-        let err = open(&"as60x:/dev/ttyUSB0".parse().unwrap(), &HostOptions::default()).err().expect("as60x");
-        assert_eq!(err.to_string(), "device as60x:/dev/ttyUSB0: the as60x driver is not built into this agent yet");
+    fn opens_an_as60x_module_selector_without_touching_the_port() {
+        let driver = open(&"as60x:/dev/ttyUSB9?baud=57600".parse().unwrap(), &HostOptions::default());
+        assert!(driver.is_ok(), "{:?}", driver.err());
+        let err =
+            open(&"as60x:/dev/ttyUSB9?baud=12345".parse().unwrap(), &HostOptions::default()).err().expect("bad baud");
+        assert!(err.to_string().starts_with("device as60x:/dev/ttyUSB9?baud=12345: "), "{err}");
     }
 
     #[test]

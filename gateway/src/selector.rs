@@ -38,7 +38,8 @@ pub enum DeviceSelector {
     /// `sam:serial:PATH[?baud=N]` or `sam:hid:VID:PID`: an ID card reader
     /// on a GA 467 SAM module.
     Sam(SamSelector),
-    /// `as60x:PATH[?OPTIONS]`: an AS60x fingerprint module on a serial port (not built in yet).
+    /// `as60x:PATH[?OPTIONS]` (or `as60x` / `as60x:auto` to find one behind a USB-serial bridge):
+    /// an AS60x fingerprint module on a serial port.
     As60x { path: String, options: String },
     /// `webcam[:INDEX|:NAME][?size=WxH&format=F&fps=N]`: cameras through V4L2.
     Webcam(WebcamSelector),
@@ -87,21 +88,7 @@ pub enum SelectorError {
     Invalid { selector: String, why: String },
 }
 
-impl DeviceSelector {
-    /// The driver this selector needs when it is not built into this agent
-    /// yet; `None` when the agent can open it.
-    pub fn not_built_in(&self) -> Option<&'static str> {
-        match self {
-            DeviceSelector::As60x { .. } => Some("as60x"),
-            DeviceSelector::SimFingerprint { .. }
-            | DeviceSelector::SimCamera { .. }
-            | DeviceSelector::Plugin { .. }
-            | DeviceSelector::PcscIdCard { .. }
-            | DeviceSelector::Sam(_)
-            | DeviceSelector::Webcam(_) => None,
-        }
-    }
-}
+impl DeviceSelector {}
 
 fn split_query(s: &str) -> (&str, Option<&str>) {
     match s.split_once('?') {
@@ -176,6 +163,7 @@ impl FromStr for DeviceSelector {
                 Ok(DeviceSelector::PcscIdCard { reader })
             }
             ("sam", Some(_)) => Ok(DeviceSelector::Sam(text.parse()?)),
+            ("as60x", None) => Ok(DeviceSelector::As60x { path: "auto".to_owned(), options: String::new() }),
             ("as60x", Some(rest)) => {
                 let (path, query) = split_query(rest);
                 if path.is_empty() {
@@ -318,10 +306,7 @@ mod tests {
     }
 
     #[test]
-    fn only_as60x_is_recognised_but_not_built_in() {
-        assert_eq!(parse("as60x:/dev/ttyUSB0").not_built_in(), Some("as60x"));
-        for built_in in ["webcam", "sim:camera", "pcsc-idcard", "sam:serial:/dev/ttyS0", "sim:fingerprint"] {
-            assert_eq!(parse(built_in).not_built_in(), None, "{built_in}");
-        }
+    fn bare_as60x_means_find_the_module() {
+        assert_eq!(parse("as60x").to_string(), "as60x:auto");
     }
 }

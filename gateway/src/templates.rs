@@ -13,6 +13,8 @@ use examgate_sim::fingerprint::{FORMAT_NAME as SIM_FORMAT, MAGIC as SIM_MAGIC, m
 use crate::error::AppError;
 
 /// Vendor formats the agent recognises by their first bytes.
+use examgate_as60x::FORMAT_NAME as AS60X_FORMAT;
+
 pub const VENDOR_MAGICS: &[(&[u8], &str)] = &[(SIM_MAGIC, SIM_FORMAT)];
 
 /// Largest template accepted (ISO 19794-2 records with many minutiae stay
@@ -49,9 +51,11 @@ pub fn decode(text: &str, field: &str) -> Result<Vec<u8>, AppError> {
 
 /// Bytes to a typed template, the format detected from the content.
 pub fn detect(data: Vec<u8>, field: &str) -> Result<Template, AppError> {
-    let format = TemplateFormat::detect(&data, VENDOR_MAGICS).ok_or_else(|| {
+    // An AS60x module's native template has no magic: 512 bytes that are not an ISO/ANSI record.
+    let native = || examgate_as60x::is_native_template(&data).then(|| TemplateFormat::Vendor(AS60X_FORMAT.to_owned()));
+    let format = TemplateFormat::detect(&data, VENDOR_MAGICS).or_else(native).ok_or_else(|| {
         AppError::UnknownFormat(format!(
-            "{field} ({} bytes) is in no format this agent recognises; expected iso19794-2, ansi378 or vendor:{SIM_FORMAT}",
+            "{field} ({} bytes) is in no format this agent recognises; expected iso19794-2, ansi378, vendor:{SIM_FORMAT} or vendor:{AS60X_FORMAT}",
             data.len()
         ))
     })?;

@@ -18,7 +18,7 @@ examgate seat agent with simulated devices on http://$listen
   devices:         curl -s http://$listen/v1/devices
   GetTemplate:     curl -s -X POST http://$listen/legacy/GetTemplate
   put finger 2 on: curl -s -X POST http://$listen/v1/sim/sim-fp-0/command -H 'content-type: application/json' -d '{"command":"finger 2"}'
-  events:          websocat ws://$listen/v1/events   (or open the seat page)
+  events:          websocat ws://$listen/v1/events
   OpenAPI:         http://$listen/v1/openapi.json
 Ctrl-C stops it.
 MSG

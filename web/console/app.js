@@ -55,7 +55,7 @@ function renderSeats(map) {
   const candidates = map.unbound.filter((m) => m.state === "pending" || m.state === "replaced");
   for (const seat of map.seats) {
     const state = seat.open_alerts > 0 ? "alert" : seat.online ? "online" : "offline";
-    const card = el("article", { class: `seat ${state}`, "data-seat": seat.seat, "data-state": state });
+    const card = el("article", { class: `seat ${state}`, "data-seat": seat.seat, "data-state": state, "data-key": seat.key_id });
     card.append(el("div", { class: "no" }, seat.seat));
     const status = seat.online ? `online · ${ago(map.now - seat.last_seen)}` : seat.last_seen ? `offline since ${ago(map.now - seat.last_seen)}` : "never seen";
     card.append(el("div", { class: "status" }, status));
@@ -105,7 +105,7 @@ function renderAlerts(map) {
   for (const a of map.alerts) {
     const when = new Date(a.at).toLocaleTimeString();
     list.append(el("li", { "data-alert": a.id, "data-kind": a.kind },
-      `${when} seat ${a.seat ?? "?"} — ${a.kind}: ${a.message} `,
+      `${when} ${a.seat ? `seat ${a.seat}` : `PC ${(a.key_id ?? "?").slice(0, 12)}`} — ${a.kind}: ${a.message} `,
       el("button", { type: "button", onclick: () => act(() => api("POST", `/api/v1/alerts/${a.id}/clear`, {})) }, "Clear")));
   }
   $("#no-alerts").hidden = map.alerts.length > 0;

@@ -210,7 +210,7 @@ pub async fn authenticate(
         (BindingState::Replaced, _) => {
             let err = AppError::forbidden(
                 "replaced",
-                "this PC no longer holds a seat: the seat was given to another PC; enrol again to be bound anew",
+                "this PC no longer holds a seat: it was given to another PC; an examiner may approve this one again",
             );
             return Err(refuse(state, err, about(), Some("replaced_pc")).await);
         }

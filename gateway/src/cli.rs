@@ -56,6 +56,9 @@ pub enum Command {
     /// The link to the exam-centre server: the outbox's deliveries, heartbeats, commands
     #[command(subcommand)]
     Link(crate::link::LinkCommand),
+    /// Take one picture with a camera, write it as a JPEG and say what the tamper checks see in it
+    #[command(after_help = SELECTORS)]
+    Snapshot(SnapshotArgs),
     /// Run a plugin for a parent agent over the socket on stdin (started by the agent itself)
     #[command(hide = true)]
     DriverHost(DriverHostArgs),
@@ -147,6 +150,19 @@ pub struct DecodeSamArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// The camera (sim:camera, webcam, webcam:0, plugin:...)
+    #[arg(long, value_name = "SELECTOR")]
+    pub device: DeviceSelector,
+    /// Where to write the JPEG (created readable by this user only: it is a photo of a person)
+    #[arg(short = 'o', long = "output", value_name = "FILE.jpg")]
+    pub output: PathBuf,
+    /// How long to wait for a frame
+    #[arg(long, value_name = "N", default_value_t = 5_000)]
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Args)]
 pub struct DriverHostArgs {
     /// The plugin to load
     #[arg(long, value_name = "PATH")]
@@ -178,7 +194,7 @@ mod tests {
     fn driver_host_is_hidden_from_help() {
         let help = Cli::command().render_help().to_string();
         assert!(!help.contains("driver-host"), "{help}");
-        for visible in ["run", "devices", "plugin", "get-template", "match", "read-card", "decode-sam"] {
+        for visible in ["run", "devices", "plugin", "get-template", "match", "read-card", "decode-sam", "snapshot"] {
             assert!(help.contains(visible), "{visible} missing from:\n{help}");
         }
     }

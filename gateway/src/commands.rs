@@ -1,13 +1,16 @@
 //! What each subcommand of `examgate-agent` does. Errors carry context for
 //! a person; `main` prints them.
 
+mod camera;
 mod card;
 
+pub use camera::snapshot;
 pub use card::{decode_sam, read_card};
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -20,6 +23,7 @@ use crate::config::Config;
 use crate::devices::{DeviceManager, Driver, ManagerOptions};
 use crate::drivers;
 use crate::host::HostOptions;
+use crate::scheduler;
 use crate::selector::DeviceSelector;
 use crate::templates::{self, FieldNames};
 
@@ -66,6 +70,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let drivers = open_drivers(&config)?;
     let manager = DeviceManager::start(drivers, manager_options(&config));
     let state = AppState::new(manager.clone(), Settings::from_config(&config));
+    // A store that cannot be used is reported now, not at the first snapshot.
+    let cameras =
+        config.devices.iter().any(|d| matches!(d, DeviceSelector::SimCamera { .. } | DeviceSelector::Webcam(_)));
+    if (cameras || config.snapshots.schedule.is_some())
+        && let Err(e) = state.snapshots().open()
+    {
+        manager.shutdown(SHUTDOWN_GRACE);
+        return Err(e.into());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -82,6 +95,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 async fn serve(listener: std::net::TcpListener, state: AppState) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener).context("cannot use the listening socket")?;
     let app = api::app(state.clone());
+    let scheduler =
+        tokio::spawn(scheduler::run(state.devices().clone(), Arc::clone(state.snapshots()), state.stopping()));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
@@ -95,6 +110,7 @@ async fn serve(listener: std::net::TcpListener, state: AppState) -> anyhow::Resu
     }
     state.begin_shutdown();
     let _ = stop.send(());
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, scheduler).await;
     match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
         Ok(result) => result.context("the HTTP server failed"),
         Err(_) => {

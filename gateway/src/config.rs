@@ -8,6 +8,24 @@
 //! api_token = "change-me"          # cross-origin callers send `Authorization: Bearer change-me`
 //! capture_timeout_ms = 15000
 //! host_grace_ms = 2000
+//!
+//! [snapshots]
+//! dir = "/var/lib/examgate/snapshots"  # default: $STATE_DIRECTORY, else ~/.local/state/examgate/snapshots
+//! max_mb = 256                         # photos awaiting the server; a full store is an alarm
+//! max_records = 10000
+//! seat = "A-017"
+//! exam = "k1-2025-06-01-am"
+//! width = 640                          # stored JPEGs fit width x height
+//! height = 480
+//! quality = 80
+//! # The scheduler runs when schedule_seed, exam_start and exam_minutes are set.
+//! # The seed is the exam's secret (from the exam server): keep this file 0600.
+//! schedule_seed = "64 hex digits"
+//! exam_start = "2025-06-01T09:00:00+08:00"
+//! exam_minutes = 45
+//! count = 5                            # scheduled snapshots in the exam
+//! min_gap_s = 180
+//! margin_s = 60                        # none this close to the start or end
 //! ```
 
 use std::fmt;
@@ -16,9 +34,12 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use examgate_protocol::Timestamp;
 use serde::Deserialize;
 
+use crate::camera::{ScheduleSettings, SnapshotSettings};
 use crate::selector::{DeviceSelector, SelectorError};
+use crate::snapshot::{ExamWindow, Schedule, ScheduleSeed, SnapshotPolicy};
 
 /// The default listen address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:17480";
@@ -37,6 +58,8 @@ pub struct Config {
     /// Time a driver host gets over an operation's own timeout before it is
     /// declared hung and restarted.
     pub host_grace: Duration,
+    /// Where snapshots go, under which seat and exam, and their schedule.
+    pub snapshots: SnapshotSettings,
 }
 
 impl Default for Config {
@@ -48,6 +71,7 @@ impl Default for Config {
             api_token: None,
             capture_timeout: Duration::from_secs(15),
             host_grace: Duration::from_secs(2),
+            snapshots: SnapshotSettings::default(),
         }
     }
 }
@@ -64,6 +88,28 @@ struct RawConfig {
     api_token: Option<String>,
     capture_timeout_ms: Option<u64>,
     host_grace_ms: Option<u64>,
+    snapshots: Option<RawSnapshots>,
+}
+
+/// The `[snapshots]` table as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSnapshots {
+    dir: Option<String>,
+    max_mb: Option<u64>,
+    max_records: Option<u64>,
+    seat: Option<String>,
+    exam: Option<String>,
+    width: Option<u32>,
+    height: Option<u32>,
+    quality: Option<u8>,
+    capture_timeout_ms: Option<u64>,
+    schedule_seed: Option<String>,
+    exam_start: Option<String>,
+    exam_minutes: Option<u64>,
+    count: Option<u32>,
+    min_gap_s: Option<u64>,
+    margin_s: Option<u64>,
 }
 
 /// Why a config did not load.
@@ -83,6 +129,8 @@ pub enum ConfigError {
     Range { path: String, field: &'static str, value: u64, range: &'static str },
     #[error("config {path}: api_token is empty; remove the line to serve without a token")]
     EmptyToken { path: String },
+    #[error("config {path}: [snapshots] {field}: {why}")]
+    Snapshots { path: String, field: &'static str, why: String },
 }
 
 impl Config {
@@ -139,8 +187,101 @@ impl Config {
             }
             config.host_grace = Duration::from_millis(ms);
         }
+        if let Some(raw) = raw.snapshots {
+            config.snapshots = snapshot_settings(raw, label)?;
+        }
         Ok(config)
     }
+}
+
+fn in_range<T: PartialOrd + Copy + std::fmt::Display>(
+    label: &str,
+    field: &'static str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        let why = format!("{value} is outside {}..={}", range.start(), range.end());
+        Err(ConfigError::Snapshots { path: label.to_owned(), field, why })
+    }
+}
+
+/// The `[snapshots]` table, validated; a schedule is drawn once here so an
+/// impossible policy is refused at start, not at the first snapshot.
+fn snapshot_settings(raw: RawSnapshots, label: &str) -> Result<SnapshotSettings, ConfigError> {
+    let bad = |field, why: String| ConfigError::Snapshots { path: label.to_owned(), field, why };
+    let mut s = SnapshotSettings::default();
+    if let Some(dir) = raw.dir {
+        if dir.trim().is_empty() {
+            return Err(bad("dir", "is empty; remove the line for the default".into()));
+        }
+        s.dir = dir.into();
+    }
+    if let Some(mb) = raw.max_mb {
+        s.limits.max_bytes = in_range(label, "max_mb", mb, 1..=1_000_000)? << 20;
+    }
+    if let Some(n) = raw.max_records {
+        s.limits.max_records = in_range(label, "max_records", n, 1..=10_000_000)?;
+    }
+    if let Some(seat) = raw.seat {
+        s.exam.seat = seat.parse().map_err(|e| bad("seat", format!("{e}")))?;
+    }
+    if let Some(exam) = raw.exam {
+        s.exam.exam = exam.parse().map_err(|e| bad("exam", format!("{e}")))?;
+    }
+    if let Some(w) = raw.width {
+        s.service.jpeg.max_width = in_range(label, "width", w, 16..=4096)?;
+    }
+    if let Some(h) = raw.height {
+        s.service.jpeg.max_height = in_range(label, "height", h, 16..=4096)?;
+    }
+    if let Some(q) = raw.quality {
+        s.service.jpeg.quality = in_range(label, "quality", q, 1..=100)?;
+    }
+    if let Some(ms) = raw.capture_timeout_ms {
+        s.service.capture_timeout = Duration::from_millis(in_range(label, "capture_timeout_ms", ms, 100..=60_000)?);
+    }
+    let policy_given = raw.count.is_some() || raw.min_gap_s.is_some() || raw.margin_s.is_some();
+    s.schedule = match (raw.schedule_seed, raw.exam_start, raw.exam_minutes) {
+        (None, None, None) if policy_given => {
+            return Err(bad(
+                "count",
+                "a policy without a schedule: set schedule_seed, exam_start and exam_minutes".into(),
+            ));
+        }
+        (None, None, None) => None,
+        (Some(seed), Some(start), Some(minutes)) => {
+            let seed = ScheduleSeed::from_hex(&seed).map_err(|e| bad("schedule_seed", e.to_string()))?;
+            let start: Timestamp = start.parse().map_err(|e| bad("exam_start", format!("{e}")))?;
+            let start = u64::try_from(start.unix_millis())
+                .map(|ms| std::time::UNIX_EPOCH + Duration::from_millis(ms))
+                .map_err(|_| bad("exam_start", "is before 1970".into()))?;
+            let minutes = in_range(label, "exam_minutes", minutes, 1..=24 * 60)?;
+            let window = ExamWindow { start, length: Duration::from_secs(minutes * 60) };
+            let mut policy = SnapshotPolicy::default();
+            if let Some(count) = raw.count {
+                policy.count = count;
+            }
+            if let Some(gap) = raw.min_gap_s {
+                policy.min_gap = Duration::from_secs(gap);
+            }
+            if let Some(margin) = raw.margin_s {
+                policy.margin = Duration::from_secs(margin);
+            }
+            Schedule::plan(&seed, &s.exam.seat, &s.exam.exam, window, &policy)
+                .map_err(|e| bad("count", e.to_string()))?;
+            Some(ScheduleSettings { seed, window, policy })
+        }
+        _ => {
+            return Err(bad(
+                "schedule_seed",
+                "the schedule needs schedule_seed, exam_start and exam_minutes together".into(),
+            ));
+        }
+    };
+    Ok(s)
 }
 
 /// toml's messages quote the offending line over several lines; the first
@@ -265,6 +406,64 @@ mod tests {
         assert!(error("capture_timeout_ms = 0").contains("out of range"));
         assert!(error("api_token = \"  \"").contains("api_token is empty"));
         assert!(error("devices = \"sim:fingerprint\"").contains("agent.toml"));
+    }
+
+    #[test]
+    fn reads_the_snapshot_table_and_keeps_the_seed_out_of_debug() {
+        let c = parse(
+            r#"
+            [snapshots]
+            dir = "/tmp/snaps"
+            max_mb = 64
+            max_records = 500
+            seat = "A-017"
+            exam = "k1-am"
+            width = 320
+            height = 240
+            quality = 70
+            schedule_seed = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+            exam_start = "2025-06-01T09:00:00+08:00"
+            exam_minutes = 45
+            count = 4
+            min_gap_s = 300
+            margin_s = 120
+            "#,
+        );
+        let s = &c.snapshots;
+        assert_eq!(s.dir, std::path::PathBuf::from("/tmp/snaps"));
+        assert_eq!((s.limits.max_bytes, s.limits.max_records), (64 << 20, 500));
+        assert_eq!((s.exam.seat.as_str(), s.exam.exam.as_str()), ("A-017", "k1-am"));
+        assert_eq!((s.service.jpeg.max_width, s.service.jpeg.max_height, s.service.jpeg.quality), (320, 240, 70));
+        let schedule = s.schedule.as_ref().expect("a schedule");
+        assert_eq!(schedule.policy.count, 4);
+        assert_eq!(schedule.window.length, Duration::from_secs(45 * 60));
+        let start = schedule.window.start.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        assert_eq!(start, 1_748_739_600, "09:00 in UTC+8 is 01:00 UTC");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("00112233"), "the seed leaked into Debug: {shown}");
+        assert!(shown.contains("<secret>"), "{shown}");
+    }
+
+    #[test]
+    fn snapshot_defaults_need_no_table_and_bad_values_name_their_field() {
+        let c = parse("");
+        assert!(c.snapshots.schedule.is_none());
+        assert_eq!(c.snapshots.exam.seat.as_str(), "unassigned");
+        let e = error("[snapshots]\nseat = \"seat 1\"\n");
+        assert!(e.contains("[snapshots] seat:"), "{e}");
+        let e = error("[snapshots]\nschedule_seed = \"abc\"\n");
+        assert!(e.contains("together"), "{e}");
+        let seed = "a".repeat(64);
+        let e = error(&format!(
+            "[snapshots]\nschedule_seed = \"{seed}\"\nexam_start = \"2025-06-01T09:00:00Z\"\nexam_minutes = 5\ncount = 10\n"
+        ));
+        assert!(e.contains("fewer snapshots"), "{e}");
+        let e =
+            error("[snapshots]\nschedule_seed = \"xyz\"\nexam_start = \"2025-06-01T09:00:00Z\"\nexam_minutes = 5\n");
+        assert!(e.contains("schedule_seed: a schedule seed is 64 hex digits"), "{e}");
+        assert!(error("[snapshots]\nquality = 0\n").contains("quality: 0 is outside 1..=100"));
+        assert!(error("[snapshots]\ncount = 3\n").contains("a policy without a schedule"));
+        assert!(error("[snapshots]\nseed = 3\n").contains("unknown field `seed`"));
     }
 
     #[test]

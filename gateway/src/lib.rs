@@ -4,6 +4,9 @@
 //! - [`config`]: the TOML config; [`selector`]: device selectors.
 //! - [`drivers`]: a selector becomes a driver (built-in or plugin).
 //! - [`devices`]: the device manager (a thread per device, leases, events).
+//! - [`snapshot`]: the snapshot library (schedule, tamper checks, store);
+//!   [`camera`]: snapshots in the running agent; [`scheduler`]: the
+//!   scheduled ones.
 //! - [`api`]: the HTTP API (`/v1/`, `/legacy/`, `/v1/events`, the seat page).
 //! - [`templates`]: base64 and format detection at the edge, built-in matchers.
 //! - [`idcard`]: a reader's read becomes the card JSON of the API and the CLI.
@@ -11,6 +14,7 @@
 //! - [`commands`]: what each CLI subcommand does; [`cli`]: its arguments.
 
 pub mod api;
+pub mod camera;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -23,6 +27,7 @@ pub mod host;
 pub mod idcard;
 pub mod link;
 pub mod plugin_check;
+pub mod scheduler;
 pub mod selector;
 pub mod snapshot;
 pub mod templates;

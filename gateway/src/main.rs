@@ -71,5 +71,9 @@ fn main() -> ExitCode {
             init_logging("info");
             report(examgate_agent::link::commands::link(command))
         }
+        Command::Snapshot(args) => {
+            init_logging("warn");
+            report(commands::snapshot(args))
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! `app(state)` builds the whole router, so tests drive it with
 //! `tower::ServiceExt::oneshot` and no socket.
 
+mod camera;
 mod events;
 mod fingerprint;
 mod idcard;
@@ -27,6 +28,7 @@ use examgate_protocol::{API_VERSION, DeviceList, DeviceState, Health, HealthStat
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
+use crate::camera::{SnapshotSettings, Snapshots};
 use crate::config::{Config, Origin};
 use crate::devices::DeviceManager;
 use crate::error::AppError;
@@ -42,6 +44,7 @@ pub struct Settings {
     pub allowed_origins: Vec<Origin>,
     pub api_token: Option<String>,
     pub capture_timeout: Duration,
+    pub snapshots: SnapshotSettings,
 }
 
 impl Settings {
@@ -51,6 +54,7 @@ impl Settings {
             allowed_origins: config.allowed_origins.clone(),
             api_token: config.api_token.clone(),
             capture_timeout: config.capture_timeout,
+            snapshots: config.snapshots.clone(),
         }
     }
 }
@@ -66,6 +70,7 @@ struct StateInner {
     security: security::Security,
     legacy: legacy::LastErrors,
     capture_timeout: Duration,
+    snapshots: Arc<Snapshots>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -81,6 +86,7 @@ impl AppState {
             security,
             legacy: legacy::LastErrors::default(),
             capture_timeout: settings.capture_timeout,
+            snapshots: Arc::new(Snapshots::new(settings.snapshots)),
             shutdown: watch::Sender::new(false),
         }))
     }
@@ -89,9 +95,20 @@ impl AppState {
         &self.0.devices
     }
 
-    /// Tell long-lived connections (event streams) to close.
+    /// This seat's snapshots (store, settings, schedule).
+    pub fn snapshots(&self) -> &Arc<Snapshots> {
+        &self.0.snapshots
+    }
+
+    /// Tell long-lived connections (event streams, previews) and the
+    /// snapshot scheduler to stop.
     pub fn begin_shutdown(&self) {
         self.0.shutdown.send_replace(true);
+    }
+
+    /// Turns true when the agent begins to shut down.
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.0.shutdown.subscribe()
     }
 }
 
@@ -120,6 +137,8 @@ pub fn routes() -> Vec<Route> {
         route(Method::POST, "/v1/fingerprint/match", post(fingerprint::match_templates)),
         route(Method::GET, "/v1/fingerprint/enabled", get(fingerprint::enabled)),
         route(Method::POST, "/v1/idcard/read", post(idcard::read)),
+        route(Method::POST, "/v1/camera/snapshot", post(camera::snapshot)),
+        route(Method::GET, "/v1/camera/preview", get(camera::preview)),
         route(Method::POST, "/v1/sim/{device}/command", post(fingerprint::sim_command)),
         route(Method::GET, "/v1/events", get(events::events)),
         route(Method::GET, "/v1/openapi.json", get(openapi::document)),
@@ -171,3 +190,5 @@ fn parse_json_or_default<T: DeserializeOwned + Default>(body: &Bytes) -> Result<
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_camera;

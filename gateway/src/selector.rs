@@ -65,7 +65,7 @@ impl PluginIsolation {
 }
 
 const EXPECTED: &str = "expected sim:fingerprint, sim:camera, plugin:PATH, pcsc-idcard[:READER], sam:serial:PATH, \
-     sam:hid:VID:PID, as60x:PATH or webcam[:N|:NAME]";
+     sam:hid:VID:PID, as60x[:PATH|:auto] or webcam[:N|:NAME]";
 
 /// Why a selector did not parse. Each message quotes the selector.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -138,7 +138,19 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let label = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: label.clone(), source })?;
-        Config::parse(&text, &label)
+        let config = Config::parse(&text, &label)?;
+        if config.snapshots.schedule.is_some() {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    config = %label,
+                    mode = format!("{mode:o}"),
+                    "the config holds the exam's schedule seed and others can read it; chmod 600 it"
+                );
+            }
+        }
+        Ok(config)
     }
 
     /// Parse and validate config text; `label` names it in errors.

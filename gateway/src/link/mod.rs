@@ -6,6 +6,7 @@
 //! - [`client`]: signed requests (key, time, nonce, MAC, body hash).
 //! - [`outbox`]: the durable SQLite outbox with idempotency keys.
 //! - [`service`]: the delivery loop with backoff, heartbeats, the push socket.
+//! - [`forward`]: the snapshot store's pictures into the outbox, each once.
 //! - [`commands`]: `examgate-agent enrol` and `examgate-agent link …`.
 //!
 //! The state directory holds `link-key.pk8` (the private key), `link.toml`
@@ -13,6 +14,7 @@
 
 pub mod client;
 pub mod commands;
+pub mod forward;
 pub mod host;
 pub mod identity;
 pub mod outbox;

@@ -132,6 +132,22 @@ impl Outbox {
         Ok((key, n))
     }
 
+    /// Queues an item under a key its producer derived from the item itself,
+    /// unless that key is queued already: a producer that crashed after
+    /// queueing but before forgetting its own copy queues it again harmlessly.
+    /// Returns whether the item was new.
+    pub fn enqueue_keyed(&self, key: &str, kind: &str, body: &[u8], now: i64) -> Result<bool, LinkError> {
+        let added = self
+            .lock()
+            .execute(
+                "INSERT INTO outbox (idempotency_key, kind, body, created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?4) \
+                 ON CONFLICT (idempotency_key) DO NOTHING",
+                params![key, kind, body, now],
+            )
+            .map_err(db)?;
+        Ok(added == 1)
+    }
+
     /// The value counter `name` will give next.
     pub fn counter(&self, name: &str) -> Result<i64, LinkError> {
         self.lock()

@@ -117,7 +117,8 @@ async fn pages_from_unlisted_origins_get_403() {
     assert_eq!(r.status(), StatusCode::OK);
     let page = client.get(agent.url("/")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
-    assert!(page.text().await.unwrap().contains("Capture fingerprint"));
+    // The seat page: its language screen comes first.
+    assert!(page.text().await.unwrap().contains(r#"id="screen-language""#));
 }
 
 #[tokio::test]

@@ -137,7 +137,7 @@ fn assert_one_line_failure(out: &Output, words: &[&str]) {
 
 #[tokio::test]
 async fn pcsc_cards_come_and_go_as_events_and_read_field_by_field() {
-    let _pcscd = Pcscd::start();
+    let mut pcscd = Pcscd::start();
     let agent = Agent::start(&["--device", "pcsc-idcard:Virtual PCD"]).await;
     let (mut socket, _) = tokio_tungstenite::connect_async(agent.ws_url("/v1/events")).await.expect("connect");
 
@@ -183,6 +183,20 @@ async fn pcsc_cards_come_and_go_as_events_and_read_field_by_field() {
     assert_one_line_failure(&out, &["no card on the reader"]);
     let out = tokio::task::spawn_blocking(|| agent_cli(&["read-card", "--reader", "No Such Reader"])).await.unwrap();
     assert_one_line_failure(&out, &["no PC/SC reader whose name contains \"No Such Reader\""]);
+
+    // pcscd killed and restarted under the running agent: the reader comes
+    // back by itself and the card reads again.
+    pcscd.restart();
+    decoded.insert();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let card = loop {
+        let (status, card) = read_card(&agent, json!({"device": SLOT0, "timeout_ms": 2000})).await;
+        if status == 200 {
+            break card;
+        }
+        assert!(std::time::Instant::now() < deadline, "no read after the pcscd restart: {card}");
+    };
+    assert_eq!(card, resident_json("pcsc-decoded"));
     assert!(!agent.log().contains("110105199003071239"), "the ID number reached the log:\n{}", agent.log());
 }
 

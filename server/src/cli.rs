@@ -49,6 +49,9 @@ pub enum Command {
     /// Examiner and invigilator accounts
     #[command(subcommand)]
     User(UserCommand),
+    /// Seats from the server's own shell: list, approve, rebind (audited as the cli)
+    #[command(subcommand)]
+    Seat(SeatCommand),
     /// Print the certificate's SHA-256 pin (making the certificate if there is none)
     Pin,
 }
@@ -84,6 +87,28 @@ pub enum UserCommand {
     List,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum SeatCommand {
+    /// Bound seats and the PCs waiting for one
+    List,
+    /// Bind a waiting PC (by key id) to a seat
+    Approve(BindArgs),
+    /// Give a bound seat to another enrolled PC (spare-PC takeover)
+    Rebind(BindArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BindArgs {
+    /// The seat number
+    pub seat: String,
+    /// The PC's key id, as `seat list` shows it
+    #[arg(long, value_name = "KEY_ID")]
+    pub key: String,
+    /// The IP to bind (default: the one the PC enrolled from)
+    #[arg(long, value_name = "IP")]
+    pub ip: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct UserAddArgs {
     pub username: String,
@@ -110,7 +135,7 @@ mod tests {
     #[test]
     fn help_lists_every_subcommand() {
         let help = Cli::command().render_help().to_string();
-        for visible in ["serve", "backup", "restore", "audit", "user", "pin"] {
+        for visible in ["serve", "backup", "restore", "audit", "user", "seat", "pin"] {
             assert!(help.contains(visible), "{visible} missing from:\n{help}");
         }
         let audit = Cli::try_parse_from(["examgate-server", "audit", "verify", "--database", "sqlite:x.db"]).unwrap();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use crate::api::{AppState, PeerAddr, app};
-use crate::cli::{Global, ServeArgs, UserAddArgs};
+use crate::cli::{BindArgs, Global, ServeArgs, UserAddArgs};
 use crate::config::{Config, DEFAULT_DATA_DIR};
 use crate::store::{self, NewUser, Store};
 use crate::{audit, backup, now_ms, passwords, snapshots::SnapshotFiles, tls};
@@ -221,6 +221,52 @@ pub async fn user_list(global: &Global) -> anyhow::Result<()> {
         println!("{}\t{}", u.username, u.role.as_str());
     }
     Ok(())
+}
+
+pub async fn seat_list(global: &Global) -> anyhow::Result<()> {
+    let config = config(global)?;
+    let store = open(&config).await?;
+    let o = store.overview().await?;
+    for s in &o.seats {
+        let m = &s.machine;
+        println!(
+            "seat {}\t{}\t{}\t{}\t{}",
+            s.seat,
+            m.key_id,
+            m.host_name,
+            m.seat.as_ref().map_or("", |b| &b.ip),
+            m.macs.join(" ")
+        );
+    }
+    for m in &o.unbound {
+        println!("{}\t{}\t{}\t{}\t{}", store::state_str(m.state), m.key_id, m.host_name, m.source_ip, m.macs.join(" "));
+    }
+    Ok(())
+}
+
+pub async fn seat_bind(global: &Global, args: BindArgs, action: Bind) -> anyhow::Result<()> {
+    let config = config(global)?;
+    let store = open(&config).await?;
+    let seat: store::SeatNo = args.seat.parse()?;
+    let ip = args.ip.map(|ip| ip.parse::<std::net::IpAddr>().map(|a| a.to_string())).transpose()?;
+    let m = match action {
+        Bind::Approve => {
+            store.approve(store::Approval { key_id: args.key, seat, ip, actor: "cli".into() }, now_ms()).await?
+        }
+        Bind::Rebind => {
+            store.rebind(store::Rebind { seat, key_id: args.key, ip, actor: "cli".into() }, now_ms()).await?.machine
+        }
+    };
+    let b = m.seat.as_ref().context("the PC holds no seat after binding")?;
+    println!("seat {} bound to {} ({}, {})", b.seat, m.key_id, m.host_name, b.ip);
+    Ok(())
+}
+
+/// Which binding `seat_bind` makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bind {
+    Approve,
+    Rebind,
 }
 
 pub fn pin(global: &Global) -> anyhow::Result<()> {

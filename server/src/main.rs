@@ -4,8 +4,8 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use examgate_server::cli::{AuditCommand, Cli, Command, UserCommand};
-use examgate_server::commands;
+use examgate_server::cli::{AuditCommand, Cli, Command, SeatCommand, UserCommand};
+use examgate_server::commands::{self, Bind};
 use tracing_subscriber::EnvFilter;
 
 fn init_logging(default: &str) {
@@ -37,6 +37,9 @@ fn main() -> ExitCode {
             Command::User(UserCommand::Add(args)) => commands::user_add(g, args).await,
             Command::User(UserCommand::Passwd(u)) => commands::user_passwd(g, &u.username).await,
             Command::User(UserCommand::List) => commands::user_list(g).await,
+            Command::Seat(SeatCommand::List) => commands::seat_list(g).await,
+            Command::Seat(SeatCommand::Approve(a)) => commands::seat_bind(g, a, Bind::Approve).await,
+            Command::Seat(SeatCommand::Rebind(a)) => commands::seat_bind(g, a, Bind::Rebind).await,
             Command::Pin => commands::pin(g),
         }
     });

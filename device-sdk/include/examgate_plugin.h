@@ -265,6 +265,38 @@ typedef struct eg_plugin {
     const eg_sim_ops *sim;      /* optional test hooks, see above */
 } eg_plugin;
 
+/* ---- photo decoder plugins ------------------------------------------------
+ * The photo on a second-generation ID card is in the proprietary WLT format
+ * (1024 bytes); only vendors' decoders turn it into an image (102 x 126,
+ * 24-bit BGR). A decoder is a separate, tiny plugin: a shared library
+ * exporting
+ *
+ *     const struct eg_wlt_decoder *examgate_wlt_decoder_entry(void);
+ *
+ * with the same rules as device plugins (first two fields fixed, struct_size
+ * set, EG_OK or an error with a message). examgate never decodes WLT itself;
+ * without a decoder it reports the photo's bytes and SHA-256 only. The agent
+ * runs the decoder in a child process per photo, so a crash costs the photo,
+ * never the card read. */
+#define EG_WLT_DECODER_SYMBOL "examgate_wlt_decoder_entry"
+
+typedef struct eg_wlt_decoder {
+    uint32_t abi_version;       /* EG_ABI_VERSION */
+    uint32_t struct_size;       /* sizeof(struct eg_wlt_decoder) */
+    eg_str name;
+    eg_str vendor;
+    eg_str version;
+    /* Decode `wlt_len` bytes of WLT into a BGR image, 3 bytes a pixel, rows
+     * top to bottom. `*bgr` is allocated by the decoder and handed back
+     * through free_bytes. */
+    eg_status (*decode)(const uint8_t *wlt, size_t wlt_len, uint32_t *width,
+                        uint32_t *height, uint8_t **bgr, size_t *bgr_len,
+                        eg_msg *msg);
+    void (*free_bytes)(uint8_t *data, size_t len);
+} eg_wlt_decoder;
+
+typedef const eg_wlt_decoder *(*eg_wlt_decoder_entry_fn)(void);
+
 /* The one exported symbol. */
 typedef const eg_plugin *(*eg_plugin_entry_fn)(void);
 const eg_plugin *examgate_plugin_entry(void);

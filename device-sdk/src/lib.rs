@@ -21,6 +21,8 @@ pub mod export;
 pub mod idcard;
 #[cfg(feature = "loader")]
 pub mod loader;
+#[cfg(feature = "loader")]
+pub mod photo;
 mod score;
 mod template;
 

@@ -62,6 +62,16 @@ pub enum Command {
     /// Run a plugin for a parent agent over the socket on stdin (started by the agent itself)
     #[command(hide = true)]
     DriverHost(DriverHostArgs),
+    /// Decode one WLT photo (stdin) to JPEG (stdout) with a vendor decoder: the agent's child process
+    #[command(hide = true)]
+    DecodeWlt(DecodeWltArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeWltArgs {
+    /// The photo decoder plugin to load
+    #[arg(long, value_name = "PATH")]
+    pub decoder: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@
 //! api_token = "change-me"          # cross-origin callers send `Authorization: Bearer change-me`
 //! capture_timeout_ms = 15000
 //! host_grace_ms = 2000
+//! wlt_decoder = "/opt/vendor/libwlt.so"  # a vendor's WLT photo decoder plugin: adds photo_jpeg to cards
 //!
 //! [snapshots]
 //! dir = "/var/lib/examgate/snapshots"  # default: $STATE_DIRECTORY, else ~/.local/state/examgate/snapshots
@@ -60,6 +61,9 @@ pub struct Config {
     pub host_grace: Duration,
     /// Where snapshots go, under which seat and exam, and their schedule.
     pub snapshots: SnapshotSettings,
+    /// A vendor's WLT photo decoder plugin; without one the card photo is
+    /// reported as bytes and SHA-256 only.
+    pub wlt_decoder: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -72,6 +76,7 @@ impl Default for Config {
             capture_timeout: Duration::from_secs(15),
             host_grace: Duration::from_secs(2),
             snapshots: SnapshotSettings::default(),
+            wlt_decoder: None,
         }
     }
 }
@@ -89,6 +94,7 @@ struct RawConfig {
     capture_timeout_ms: Option<u64>,
     host_grace_ms: Option<u64>,
     snapshots: Option<RawSnapshots>,
+    wlt_decoder: Option<String>,
 }
 
 /// The `[snapshots]` table as written.
@@ -187,6 +193,17 @@ impl Config {
                 });
             }
             config.capture_timeout = Duration::from_millis(ms);
+        }
+        if let Some(decoder) = raw.wlt_decoder {
+            if decoder.trim().is_empty() {
+                return Err(ConfigError::Range {
+                    path: path(),
+                    field: "wlt_decoder",
+                    value: 0,
+                    range: "a library path",
+                });
+            }
+            config.wlt_decoder = Some(decoder.into());
         }
         if let Some(ms) = raw.host_grace_ms {
             if !(100..=60_000).contains(&ms) {

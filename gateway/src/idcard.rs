@@ -82,6 +82,7 @@ pub fn to_json(card: &IdentityCard) -> IdCard {
         chip_serial: (!card.chip_serial.is_empty()).then(|| hex(&card.chip_serial)),
         photo_wlt: (!card.photo_wlt.is_empty()).then(|| STANDARD.encode(&card.photo_wlt)),
         photo_sha256: card.photo_sha256().map(|h| hex(&h)),
+        photo_jpeg: None,
         source: source_name(card.source),
     }
 }

@@ -26,6 +26,7 @@ pub(crate) mod fakes;
 pub mod host;
 pub mod idcard;
 pub mod link;
+pub mod photo;
 pub mod plugin_check;
 pub mod scheduler;
 pub mod selector;

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::DriverHost(args) => host::driver_host_main(&args.plugin),
+        Command::DecodeWlt(args) => examgate_agent::photo::decode_wlt_main(&args.decoder),
         Command::Run(args) => {
             init_logging("info");
             report(commands::run(args))

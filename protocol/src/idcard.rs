@@ -70,6 +70,10 @@ pub struct IdCard {
     /// Standard base64 of the 1024-byte WLT photo, where read.
     pub photo_wlt: Option<String>,
     pub photo_sha256: Option<String>,
+    /// The photo as a JPEG (standard base64), only when a vendor's WLT
+    /// decoder plugin is installed; examgate never decodes WLT itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo_jpeg: Option<String>,
     pub source: CardSourceName,
 }
 
@@ -95,6 +99,7 @@ mod tests {
             chip_serial: Some("10e4100102030405".into()),
             photo_wlt: Some("AAAA".into()),
             photo_sha256: Some("ab".into()),
+            photo_jpeg: None,
             source: CardSourceName::PcscDecoded,
         };
         let v = serde_json::to_value(&card).unwrap();

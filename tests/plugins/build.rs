@@ -36,6 +36,12 @@ fn main() {
         let define = format!("-DBROKEN_{}", kind.to_uppercase());
         compile(&include, &source, &define, &out.join(format!("libbroken_{kind}.so")));
     }
+
+    // The stand-in photo decoder, working and crashing.
+    let decoder = manifest.join("wlt_decoder.c");
+    println!("cargo::rerun-if-changed={}", decoder.display());
+    compile(&include, &decoder, "-DWORKING", &out.join("libtest_wlt_decoder.so"));
+    compile(&include, &decoder, "-DCRASH", &out.join("libtest_wlt_decoder_crash.so"));
 }
 
 fn compile(include: &Path, source: &Path, define: &str, output: &Path) {

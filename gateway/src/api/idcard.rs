@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use base64::Engine as _;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -29,5 +31,23 @@ pub(super) async fn read(State(state): State<AppState>, body: Bytes) -> Result<J
         )))
     })?;
     tracing::info!(device, card = %idcard::log_tag(&card), "card read");
-    Ok(Json(idcard::to_json(&card)))
+    let mut json = idcard::to_json(&card);
+    if let Some(decoder) = state.wlt_decoder()
+        && !card.photo_wlt.is_empty()
+    {
+        let (decoder, wlt) = (decoder.to_owned(), card.photo_wlt.clone());
+        let decoded = tokio::task::spawn_blocking(move || {
+            crate::photo::decode_in_child(&decoder, &wlt, crate::photo::DECODE_TIMEOUT)
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        match decoded {
+            Ok(jpeg) => json.photo_jpeg = Some(base64::engine::general_purpose::STANDARD.encode(jpeg)),
+            // The card read stands; only the picture is missing.
+            Err(why) => {
+                tracing::warn!(device, %why, "the WLT photo decoder failed; the card is reported without a picture")
+            }
+        }
+    }
+    Ok(Json(json))
 }

@@ -45,6 +45,7 @@ pub struct Settings {
     pub api_token: Option<String>,
     pub capture_timeout: Duration,
     pub snapshots: SnapshotSettings,
+    pub wlt_decoder: Option<std::path::PathBuf>,
 }
 
 impl Settings {
@@ -55,6 +56,7 @@ impl Settings {
             api_token: config.api_token.clone(),
             capture_timeout: config.capture_timeout,
             snapshots: config.snapshots.clone(),
+            wlt_decoder: config.wlt_decoder.clone(),
         }
     }
 }
@@ -71,6 +73,7 @@ struct StateInner {
     legacy: legacy::LastErrors,
     capture_timeout: Duration,
     snapshots: Arc<Snapshots>,
+    wlt_decoder: Option<std::path::PathBuf>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -87,12 +90,18 @@ impl AppState {
             legacy: legacy::LastErrors::default(),
             capture_timeout: settings.capture_timeout,
             snapshots: Arc::new(Snapshots::new(settings.snapshots)),
+            wlt_decoder: settings.wlt_decoder,
             shutdown: watch::Sender::new(false),
         }))
     }
 
     pub fn devices(&self) -> &DeviceManager {
         &self.0.devices
+    }
+
+    /// The configured WLT photo decoder plugin, if any.
+    pub fn wlt_decoder(&self) -> Option<&std::path::Path> {
+        self.0.wlt_decoder.as_deref()
     }
 
     /// This seat's snapshots (store, settings, schedule).

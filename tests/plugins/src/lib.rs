@@ -121,6 +121,17 @@ impl CallCounter {
     }
 }
 
+/// The stand-in photo decoder (`wlt_decoder.c`): paints a 102x126 picture
+/// from the input bytes; it does not decode WLT.
+pub fn wlt_decoder_path() -> PathBuf {
+    Path::new(env!("OUT_DIR")).join("libtest_wlt_decoder.so")
+}
+
+/// The same decoder built to crash (a NULL write) when called.
+pub fn crashing_wlt_decoder_path() -> PathBuf {
+    Path::new(env!("OUT_DIR")).join("libtest_wlt_decoder_crash.so")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

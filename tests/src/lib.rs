@@ -40,3 +40,4 @@ pub fn agent_binary() -> PathBuf {
 
 pub mod agent;
 pub mod pcscd;
+pub mod sim;

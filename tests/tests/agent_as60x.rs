@@ -2,75 +2,11 @@
 //! process against `examgate-sim as60x --pty --link PATH`, through the
 //! seeds' legacy API (GetTemplate, MatchSampleTemplate, Enabled).
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::time::Duration;
+use std::ffi::OsStr;
 
-use examgate_e2e::agent::{Agent, sim_binary};
+use examgate_e2e::agent::Agent;
+use examgate_e2e::sim::SimProcess;
 use reqwest::Client;
-
-const WAIT: Duration = Duration::from_secs(20);
-
-/// `examgate-sim as60x --pty` in its own process; killed when dropped.
-struct ModuleSim {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
-}
-
-impl ModuleSim {
-    fn spawn(link: &Path) -> ModuleSim {
-        let mut child = Command::new(sim_binary())
-            .args(["as60x", "--pty", "--link"])
-            .arg(link)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start examgate-sim as60x");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in stdout.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let sim = ModuleSim { child, stdin, lines };
-        loop {
-            match sim.lines.recv_timeout(WAIT) {
-                Ok(line) if line == "ready" => return sim,
-                Ok(_) => {}
-                Err(RecvTimeoutError::Timeout) => panic!("the AS60x simulator did not get ready"),
-                Err(RecvTimeoutError::Disconnected) => panic!("the AS60x simulator exited"),
-            }
-        }
-    }
-
-    /// Send a script line and await its acknowledgement.
-    fn script(&mut self, line: &str) {
-        writeln!(self.stdin, "{line}").unwrap();
-        self.stdin.flush().unwrap();
-        loop {
-            let ack = self.lines.recv_timeout(WAIT).expect("an acknowledgement");
-            if ack.starts_with("ok") {
-                return;
-            }
-            assert!(!ack.starts_with("error"), "{line}: {ack}");
-        }
-    }
-}
-
-impl Drop for ModuleSim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 async fn legacy_get_template(client: &Client, agent: &Agent) -> String {
     client.post(agent.url("/legacy/GetTemplate")).send().await.unwrap().text().await.unwrap()
@@ -92,7 +28,8 @@ async fn legacy_match(client: &Client, agent: &Agent, template: &str, old: &str)
 async fn an_as60x_module_serves_the_legacy_api() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("as608");
-    let mut module = ModuleSim::spawn(&link);
+    let mut module =
+        SimProcess::spawn([OsStr::new("as60x"), OsStr::new("--pty"), OsStr::new("--link"), link.as_os_str()]);
     let selector = format!("as60x:{}", link.display());
     let config = dir.path().join("agent.toml");
     std::fs::write(&config, "capture_timeout_ms = 2000\n").unwrap();

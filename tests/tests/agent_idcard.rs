@@ -5,15 +5,16 @@
 //! The pcscd tests hold `Pcscd::start`'s lock, so they run one at a time;
 //! every step awaits an event or an acknowledgement, nothing sleeps.
 
-use std::io::{BufRead, BufReader, Write};
+use std::ffi::OsStr;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use base64::Engine;
-use examgate_e2e::agent::{Agent, sim_binary};
+use examgate_e2e::agent::Agent;
 use examgate_e2e::pcscd::{Pcscd, SLOT0, SLOT0_ADDR, SLOT1, SLOT1_ADDR};
+use examgate_e2e::sim::SimProcess;
 use examgate_sim::card_file::CardFile;
 use examgate_sim::vpcd::{self, CardImage, CardProfile, VirtualCard};
 use futures_util::StreamExt;
@@ -200,67 +201,20 @@ async fn pcsc_cards_come_and_go_as_events_and_read_field_by_field() {
     assert!(!agent.log().contains("110105199003071239"), "the ID number reached the log:\n{}", agent.log());
 }
 
-/// `examgate-sim sam --pty` in its own process; killed when dropped.
-struct SamSim {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
-}
-
-impl SamSim {
-    fn spawn(link: &Path) -> SamSim {
-        let mut child = Command::new(sim_binary())
-            .args(["sam", "--pty", "--empty", "--link"])
-            .arg(link)
-            .arg("--card")
-            .arg(resident_file())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start examgate-sim sam");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in stdout.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let sim = SamSim { child, stdin, lines };
-        loop {
-            match sim.lines.recv_timeout(WAIT) {
-                Ok(line) if line == "ready" => return sim,
-                Ok(_) => {}
-                Err(RecvTimeoutError::Timeout) => panic!("the SAM simulator did not get ready"),
-                Err(RecvTimeoutError::Disconnected) => panic!("the SAM simulator exited"),
-            }
-        }
-    }
-
-    /// Send a script line and await its acknowledgement.
-    fn script(&mut self, line: &str) {
-        writeln!(self.stdin, "{line}").unwrap();
-        self.stdin.flush().unwrap();
-        let ack = self.lines.recv_timeout(WAIT).expect("an acknowledgement");
-        assert!(ack.starts_with("ok"), "{line}: {ack}");
-    }
-}
-
-impl Drop for SamSim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn a_sam_module_reads_the_card_through_the_agent() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("sam");
-    let mut sam = SamSim::spawn(&link);
+    let card = resident_file();
+    let mut sam = SimProcess::spawn([
+        OsStr::new("sam"),
+        OsStr::new("--pty"),
+        OsStr::new("--empty"),
+        OsStr::new("--link"),
+        link.as_os_str(),
+        OsStr::new("--card"),
+        card.as_os_str(),
+    ]);
     let selector = format!("sam:serial:{}", link.display());
     let agent = Agent::start(&["--device", &selector]).await;
     let device = link.to_str().unwrap().to_owned();

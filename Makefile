@@ -2,7 +2,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build test test-web lint demo bench bench-idcard
+.PHONY: all deps build test test-web lint demo demo-seat bench bench-idcard
 
 all: build
 
@@ -29,7 +29,14 @@ lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# An exam centre: the server, three seats enrolled and approved (seat 1 reads an ID card
+# through pcscd and vpcd); prints the console URL and logins.
 demo: deps
+	$(CARGO) build --release -p examgate-server -p examgate-agent -p examgate-sim
+	scripts/demo-centre.sh
+
+# One seat agent alone, with the simulated reader and the example plugins.
+demo-seat: deps
 	$(CARGO) build --release -p examgate-agent -p examgate-example-plugin -p examgate-c-example
 	scripts/demo.sh
 

@@ -70,7 +70,7 @@ pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let local = tcp.local_addr()?;
-    let router = app(state).into_make_service_with_connect_info::<PeerAddr>();
+    let router = app(state.clone()).into_make_service_with_connect_info::<PeerAddr>();
     let mut out = std::io::stdout().lock();
     if config.tls.enabled {
         let identity = tls::load_or_create(&config.tls)?;
@@ -89,11 +89,13 @@ pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
         drop(out);
         let listener = tls::TlsListener::new(tcp, identity.config)?;
         axum::serve(listener, router).with_graceful_shutdown(shutdown()).await?;
+        flush_heartbeats(&state).await;
     } else {
         writeln!(out, "examgate-server: listening on http://{local}/ ({} database, NO TLS)", store.kind())?;
         out.flush()?;
         drop(out);
         axum::serve(tcp, router).with_graceful_shutdown(shutdown()).await?;
+        flush_heartbeats(&state).await;
     }
     Ok(())
 }
@@ -117,8 +119,17 @@ fn spawn_housekeeping(state: &AppState) {
         loop {
             tick.tick().await;
             s.hub.sweep(now_ms(), s.config.agents.offline_after_ms);
+            flush_heartbeats(&s).await;
         }
     });
+}
+
+/// Writes the heartbeats received since the last flush, in one transaction.
+async fn flush_heartbeats(state: &AppState) {
+    let beats = state.hub.take_unwritten();
+    if let Err(e) = state.store.heartbeats(beats).await {
+        tracing::warn!(error = %e, "cannot write heartbeats");
+    }
 }
 
 async fn shutdown() {

@@ -31,7 +31,19 @@ pub enum ConsoleEvent {
 struct Presence {
     last_seen: i64,
     devices: String,
+    outbox_pending: i64,
     online: bool,
+    /// Not yet written to the database.
+    dirty: bool,
+}
+
+/// A PC's last heartbeat as this server saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Seen {
+    pub last_seen: i64,
+    /// JSON list of device health.
+    pub devices: String,
+    pub outbox_pending: i64,
 }
 
 pub struct Hub {
@@ -96,22 +108,46 @@ impl Hub {
         let _ = self.console.send(event);
     }
 
-    /// Records a heartbeat; tells consoles when the seat came online or its devices changed.
-    pub fn heartbeat(&self, key_id: &str, devices: &str, now: i64) {
+    /// Records a heartbeat (the housekeeping task writes them to the database in
+    /// batches, from [`Hub::take_unwritten`]); tells consoles when the seat came online or its devices changed.
+    pub fn heartbeat(&self, key_id: &str, devices: &str, outbox_pending: i64, now: i64) {
         let changed = {
             let mut p = self.presence.lock().expect("hub lock");
-            let entry = p.entry(key_id.to_owned()).or_insert_with(|| Presence {
-                last_seen: now,
-                devices: String::new(),
-                online: false,
-            });
-            let changed = !entry.online || entry.devices != devices;
-            *entry = Presence { last_seen: now, devices: devices.to_owned(), online: true };
+            let changed = p.get(key_id).is_none_or(|e| !e.online || e.devices != devices);
+            let entry =
+                Presence { last_seen: now, devices: devices.to_owned(), outbox_pending, online: true, dirty: true };
+            p.insert(key_id.to_owned(), entry);
             changed
         };
         if changed {
             self.notify(ConsoleEvent::SeatsChanged);
         }
+    }
+
+    /// The heartbeats not yet written to the database, marked written.
+    pub fn take_unwritten(&self) -> Vec<crate::store::HeartbeatRecord> {
+        let mut p = self.presence.lock().expect("hub lock");
+        p.iter_mut()
+            .filter(|(_, e)| e.dirty)
+            .map(|(key, e)| {
+                e.dirty = false;
+                crate::store::HeartbeatRecord {
+                    key_id: key.clone(),
+                    at: e.last_seen,
+                    devices: e.devices.clone(),
+                    outbox_pending: e.outbox_pending,
+                }
+            })
+            .collect()
+    }
+
+    /// The last heartbeat this server saw from a PC.
+    pub fn seen(&self, key_id: &str) -> Option<Seen> {
+        self.presence.lock().expect("hub lock").get(key_id).map(|e| Seen {
+            last_seen: e.last_seen,
+            devices: e.devices.clone(),
+            outbox_pending: e.outbox_pending,
+        })
     }
 
     /// Marks seats silent for longer than `offline_after` as offline; tells consoles if any were.

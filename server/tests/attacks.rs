@@ -210,7 +210,34 @@ async fn unknown_keys_and_forged_enrolments_are_refused(db: TestDb) {
     assert!(h.db.store.machine(&stranger.key_id).await.unwrap().is_none(), "a forged enrolment was stored");
 }
 
+async fn a_replay_after_a_server_restart_is_refused(db: TestDb) {
+    let (h, agent, _) = bound(db).await;
+    let body = br#"{"devices":[],"outbox_pending":0}"#.to_vec();
+    let (parts, body) = agent.request_parts("POST", examgate_protocol::link::paths::HEARTBEAT, body, &Bend::default());
+    let build = || {
+        let mut b = Request::post(examgate_protocol::link::paths::HEARTBEAT);
+        for (k, v) in &parts {
+            b = b.header(k, v);
+        }
+        let mut req = b.body(Body::from(body.clone())).unwrap();
+        req.extensions_mut().insert(ConnectInfo(PeerAddr("10.0.0.3:4000".parse().unwrap())));
+        req
+    };
+    assert_eq!(h.send(build()).await.status, StatusCode::OK);
+    // The server restarts: a new process opens the same database.
+    let store = examgate_server::store::open(&h.db.url).await.unwrap();
+    let db = TestDb { store, url: h.db.url.clone(), dir: tempfile::tempdir().unwrap() };
+    let restarted = Harness { state: db.state(), db };
+    let r = restarted.send(build()).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
+    // SQLite keeps nonces in memory and refuses what was signed before it started;
+    // PostgreSQL keeps them in the database, where the replay is found.
+    let kind = if h.db.store.kind() == "sqlite" { "stale" } else { "replayed" };
+    assert_eq!(r.kind(), kind, "{}", r.text());
+}
+
 both_databases!(
+    a_replay_after_a_server_restart_is_refused,
     unsigned_requests_are_refused,
     badly_signed_requests_are_refused_and_audited,
     replayed_requests_are_refused_and_audited,

@@ -148,3 +148,22 @@ both_databases!(
     rebinding_needs_a_bound_seat_and_a_free_pc,
     the_console_opens_only_with_examiner_and_invigilator,
 );
+
+async fn heartbeats_reach_the_database_in_batches(db: TestDb) {
+    let h = Harness::new(db).await;
+    let console = h.console().await;
+    let agents: Vec<TestAgent> =
+        (1..=3).map(|n| TestAgent::new(&format!("02:00:00:00:01:0{n}"), &format!("10.0.1.{n}"))).collect();
+    for (n, a) in agents.iter().enumerate() {
+        h.bind(a, &format!("{}", n + 1), &console).await;
+        assert_eq!(h.send(a.heartbeat(None)).await.status, StatusCode::OK);
+    }
+    let beats = h.state.hub.take_unwritten();
+    assert_eq!(beats.len(), 3);
+    assert!(h.state.hub.take_unwritten().is_empty(), "each heartbeat is written once");
+    h.db.store.heartbeats(beats).await.unwrap();
+    let overview = h.db.store.overview().await.unwrap();
+    assert!(overview.seats.iter().all(|s| s.last_seen.is_some() && s.devices.as_deref().unwrap().contains("sim-fp-0")));
+}
+
+both_databases!(heartbeats_reach_the_database_in_batches);

@@ -28,7 +28,7 @@ use crate::error::AppError;
 use crate::hub::{ConsoleEvent, ToAgent};
 use crate::now_ms;
 use crate::snapshots::is_sha256_hex;
-use crate::store::{DeliveryOutcome, HeartbeatRecord, Machine, NewDelivery, NewMachine};
+use crate::store::{DeliveryOutcome, Machine, NewDelivery, NewMachine};
 
 /// The body, or 413 when it is over the limit.
 pub(super) fn body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, AppError> {
@@ -153,16 +153,9 @@ pub async fn heartbeat(
     let devices = serde_json::to_string(&beat.devices).map_err(|e| AppError::internal(e.to_string()))?;
     let now = now_ms();
     let outbox_pending = i64::try_from(beat.outbox_pending).unwrap_or(i64::MAX);
-    state
-        .store
-        .heartbeat(HeartbeatRecord {
-            key_id: agent.machine.key_id.clone(),
-            at: now,
-            devices: devices.clone(),
-            outbox_pending,
-        })
-        .await?;
-    state.hub.heartbeat(&agent.machine.key_id, &devices, now);
+    // Kept in memory and written in batches (`commands::spawn_housekeeping`): a
+    // heartbeat is state, not a record, and thousands a second must not each cost a commit.
+    state.hub.heartbeat(&agent.machine.key_id, &devices, outbox_pending, now);
     let seat = agent.seat().unwrap_or_default().to_owned();
     Ok(Json(HeartbeatResponse { seat, server_time: Timestamp::from_unix_millis(now) }))
 }

@@ -214,7 +214,15 @@ pub(crate) async fn seat_map(state: &AppState) -> Result<SeatMap, AppError> {
     let seats = overview
         .seats
         .into_iter()
-        .map(|row| {
+        .map(|mut row| {
+            // This server's own view is fresher than the database's (written in batches).
+            if let Some(seen) = state.hub.seen(&row.machine.key_id)
+                && row.last_seen.is_none_or(|t| t <= seen.last_seen)
+            {
+                row.last_seen = Some(seen.last_seen);
+                row.devices = Some(seen.devices);
+                row.outbox_pending = Some(seen.outbox_pending);
+            }
             let binding = row.machine.seat.clone().expect("a seat row has a binding");
             SeatView {
                 seat: row.seat.to_string(),

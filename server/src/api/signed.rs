@@ -175,9 +175,19 @@ pub async fn check_signature(
         );
         return Err(refuse(state, err, about, None).await);
     }
-    if state.store.use_nonce(&sig.key_id, &sig.nonce, sig.timestamp).await? == NonceUse::Replayed {
-        let err = AppError::unauthorized("replayed", "this request was sent before: a replay is refused");
-        return Err(refuse(state, err, about, Some("replayed")).await);
+    match state.store.use_nonce(&sig.key_id, &sig.nonce, sig.timestamp).await? {
+        NonceUse::Fresh => {}
+        NonceUse::Replayed => {
+            let err = AppError::unauthorized("replayed", "this request was sent before: a replay is refused");
+            return Err(refuse(state, err, about, Some("replayed")).await);
+        }
+        // An agent's retry is signed anew, so only a replay stays refused.
+        NonceUse::BeforeStart => {
+            return Err(AppError::unauthorized(
+                "stale",
+                "the request was signed before the server started: sign it anew",
+            ));
+        }
     }
     Ok(())
 }

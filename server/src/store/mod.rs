@@ -75,7 +75,8 @@ pub trait Store: Send + Sync + 'static {
     /// Records a nonce; a second use by the same key is a replay.
     async fn use_nonce(&self, key_id: &str, nonce: &str, at: i64) -> Result<NonceUse, StoreError>;
     async fn prune_nonces(&self, before: i64) -> Result<u64, StoreError>;
-    async fn heartbeat(&self, beat: HeartbeatRecord) -> Result<(), StoreError>;
+    /// Records the latest heartbeat of each PC, many in one transaction.
+    async fn heartbeats(&self, beats: Vec<HeartbeatRecord>) -> Result<(), StoreError>;
 
     // Deliveries.
     /// Stores an item once per (key, idempotency key) and audits it.

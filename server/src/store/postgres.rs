@@ -20,6 +20,22 @@ impl PgStore {
 
     const HEAD_FOR_UPDATE: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
 
+    /// Nonces live in the database, so a replay is caught by whichever server sees it.
+    async fn nonce(&self, key_id: &str, nonce: &str, at: i64) -> Result<super::NonceUse, StoreError> {
+        let done = sqlx::query("INSERT INTO nonces (key_id, nonce, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(key_id)
+            .bind(nonce)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+        Ok(if done.rows_affected() == 1 { super::NonceUse::Fresh } else { super::NonceUse::Replayed })
+    }
+
+    async fn prune(&self, before: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM nonces WHERE at < $1").bind(before).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
         self.pool.begin().await
     }

@@ -349,32 +349,32 @@ macro_rules! sql_store {
             }
 
             async fn use_nonce(&self, key_id: &str, nonce: &str, at: i64) -> Result<NonceUse, StoreError> {
-                let done = sqlx::query("INSERT INTO nonces (key_id, nonce, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                    .bind(key_id)
-                    .bind(nonce)
-                    .bind(at)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(if done.rows_affected() == 1 { NonceUse::Fresh } else { NonceUse::Replayed })
+                self.nonce(key_id, nonce, at).await
             }
 
             async fn prune_nonces(&self, before: i64) -> Result<u64, StoreError> {
-                let done = sqlx::query("DELETE FROM nonces WHERE at < $1").bind(before).execute(&self.pool).await?;
-                Ok(done.rows_affected())
+                self.prune(before).await
             }
 
-            async fn heartbeat(&self, beat: HeartbeatRecord) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO seat_health (key_id, last_seen, devices, outbox_pending) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (key_id) DO UPDATE SET last_seen = excluded.last_seen, \
-                     devices = excluded.devices, outbox_pending = excluded.outbox_pending",
-                )
-                .bind(&beat.key_id)
-                .bind(beat.at)
-                .bind(&beat.devices)
-                .bind(beat.outbox_pending)
-                .execute(&self.pool)
-                .await?;
+            async fn heartbeats(&self, beats: Vec<HeartbeatRecord>) -> Result<(), StoreError> {
+                if beats.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.begin_write().await?;
+                for beat in &beats {
+                    sqlx::query(
+                        "INSERT INTO seat_health (key_id, last_seen, devices, outbox_pending) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (key_id) DO UPDATE SET last_seen = excluded.last_seen, \
+                         devices = excluded.devices, outbox_pending = excluded.outbox_pending",
+                    )
+                    .bind(&beat.key_id)
+                    .bind(beat.at)
+                    .bind(&beat.devices)
+                    .bind(beat.outbox_pending)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 

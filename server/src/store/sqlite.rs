@@ -1,8 +1,10 @@
 //! The embedded SQLite store (the default): one file, WAL, `synchronous=FULL`
 //! so that a delivery the server confirmed survives a power cut too.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use sqlx::SqlSafeStr;
@@ -13,6 +15,11 @@ use super::{MIGRATIONS, StoreError};
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Nonces seen inside the signature window. One process serves a SQLite
+    /// file, so memory is enough; requests signed before this process started
+    /// are refused as `NonceUse::BeforeStart`, so a restart opens no window for replays.
+    nonces: Mutex<HashMap<(String, String), i64>>,
+    started_at: i64,
 }
 
 pub(super) fn migrator() -> Migrator {
@@ -42,7 +49,25 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         restrict_permissions(path);
         migrator().run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, nonces: Mutex::default(), started_at: crate::now_ms() })
+    }
+
+    async fn nonce(&self, key_id: &str, nonce: &str, at: i64) -> Result<super::NonceUse, StoreError> {
+        if at < self.started_at {
+            return Ok(super::NonceUse::BeforeStart);
+        }
+        let mut seen = self.nonces.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(match seen.insert((key_id.to_owned(), nonce.to_owned()), at) {
+            None => super::NonceUse::Fresh,
+            Some(_) => super::NonceUse::Replayed,
+        })
+    }
+
+    async fn prune(&self, before: i64) -> Result<u64, StoreError> {
+        let mut seen = self.nonces.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = seen.len();
+        seen.retain(|_, at| *at >= before);
+        Ok((n - seen.len()) as u64)
     }
 
     const HEAD_FOR_UPDATE: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1";

@@ -164,6 +164,8 @@ pub struct SeatRow {
 pub enum NonceUse {
     Fresh,
     Replayed,
+    /// Signed before this server process started, when its replay memory was empty: sign anew.
+    BeforeStart,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -86,6 +86,11 @@ impl LinkClient {
         Ok(LinkClient { http, base, identity, mac, tls })
     }
 
+    /// Another seat's client over this one's HTTP connections (the load tool's many seats).
+    pub fn sharing(&self, identity: Arc<Identity>, mac: String) -> LinkClient {
+        LinkClient { http: self.http.clone(), base: self.base.clone(), identity, mac, tls: self.tls.clone() }
+    }
+
     pub fn identity(&self) -> &Identity {
         &self.identity
     }

@@ -46,6 +46,16 @@ impl Identity {
         Identity::load(path)
     }
 
+    /// A key pair kept only in memory (the load tool's simulated seats).
+    pub fn generate() -> Result<Identity, LinkError> {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+            .map_err(|_| LinkError::Key("the system random number generator failed".into()))?;
+        let pair =
+            Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| LinkError::Key("a new key did not load".into()))?;
+        let key_id = key_id(pair.public_key().as_ref());
+        Ok(Identity { pair, key_id })
+    }
+
     pub fn load(path: &Path) -> Result<Identity, LinkError> {
         let mode = std::fs::metadata(path).map_err(|e| LinkError::io(path, e))?.permissions().mode();
         if mode & 0o077 != 0 {

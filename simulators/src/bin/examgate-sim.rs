@@ -50,6 +50,9 @@ USAGE:
         lines from --scenario FILE, else stdin, each answered `ok LINE`:
           insert | remove | pull-at-block N | wait MS | quit
         (pull-at-block: the card leaves the field when block N is read.)
+    examgate-sim fleet --seats N --server URL --pin SHA256 --examiner U:P --invigilator U:P [...]
+        N simulated seats speaking the real signed protocol to examgate-server
+        (heartbeats, snapshots); runs examgate-fleet, built beside this binary.
     examgate-sim --help
 ";
 
@@ -106,8 +109,19 @@ fn run(args: &[String]) -> Result<(), String> {
         Some("sam") => sam(&args[1..]),
         Some("idcard") => idcard(&args[1..]),
         Some("as60x") => as60x(&args[1..]),
+        Some("fleet") => fleet(&args[1..]),
         Some(other) => Err(format!("unknown command {other:?}; see --help")),
     }
+}
+
+/// The fleet speaks the network protocol, which this crate knows nothing of:
+/// it is `examgate-fleet` (simulators/fleet), found beside this binary.
+fn fleet(args: &[String]) -> Result<(), String> {
+    use std::os::unix::process::CommandExt;
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let fleet = me.with_file_name("examgate-fleet");
+    let err = std::process::Command::new(&fleet).args(args).exec();
+    Err(format!("{}: {err} (cargo build -p examgate-fleet makes it)", fleet.display()))
 }
 
 fn values<'a>(args: &'a [String], flag: &str) -> Result<Vec<&'a str>, String> {

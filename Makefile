@@ -2,7 +2,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build test test-web lint demo demo-seat bench bench-idcard
+.PHONY: all deps build test test-web lint demo demo-seat bench bench-idcard bench-server
 
 all: build
 
@@ -46,3 +46,8 @@ bench: deps
 
 bench-idcard: deps
 	$(CARGO) bench -p examgate-e2e --bench idcard
+
+# The exam-centre server under a fleet of simulated seats (1,000 and 10,000), SQLite and PostgreSQL.
+bench-server: deps
+	$(CARGO) build --release -p examgate-server -p examgate-fleet
+	$(CARGO) bench -p examgate-server --bench load

@@ -1,0 +1,239 @@
+//! The server under a fleet of seats (`make bench-server`): in one run,
+//!
+//! - heartbeat throughput of the real server (signature, clock, nonce,
+//!   binding, seat claim) against a bare axum handler over the same TLS that
+//!   does no work, both saturated by `examgate-fleet --saturate`;
+//! - p50/p99 heartbeat and snapshot latency, and the server's peak RSS, with
+//!   1,000 and 10,000 seats on schedule (a heartbeat every 5 s, a snapshot
+//!   every 2 minutes), on SQLite and on PostgreSQL.
+//!
+//! Latencies are measured by the fleet, on the same two cores as the server.
+//! `LOAD_SECS` sets how long each scheduled run lasts (default 60),
+//! `LOAD_SIZES` the seat counts (default `1000,10000`).
+
+#[path = "../tests/common/postgres.rs"]
+mod postgres;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::post;
+use examgate_server::config::Config;
+use serde_json::Value;
+
+fn release_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("bench path");
+    exe.parent().and_then(|d| d.parent()).expect("target/release/deps/<bench>").to_owned()
+}
+
+fn binary(name: &str) -> PathBuf {
+    let p = release_dir().join(name);
+    assert!(p.exists(), "{} is missing: cargo build --release -p examgate-server -p examgate-fleet", p.display());
+    p
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    pin: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(data: &Path, database: &str) -> Server {
+    for (user, role) in [("examiner1", "examiner"), ("invigilator1", "invigilator")] {
+        let mut c = Command::new(binary("examgate-server"))
+            .args(["user", "add", user, "--role", role, "--database", database, "--data-dir"])
+            .arg(data)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(b"bench-password\n").unwrap();
+        assert!(c.wait().unwrap().success());
+    }
+    let mut child = Command::new(binary("examgate-server"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", database, "--data-dir"])
+        .arg(data)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let (mut url, mut pin) = (String::new(), String::new());
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            url = rest.split('/').take(3).collect::<Vec<_>>().join("/");
+        }
+        if let Some(rest) = line.split("certificate pin: ").nth(1) {
+            pin = rest.split_whitespace().next().unwrap().to_owned();
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, url, pin }
+}
+
+/// Samples a process's resident memory every 200 ms while a run lasts; the peak in MiB.
+fn rss_sampler(pid: u32) -> (Arc<AtomicBool>, std::thread::JoinHandle<f64>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let handle = std::thread::spawn(move || {
+        let peak = AtomicU64::new(0);
+        while !s.load(Ordering::Relaxed) {
+            if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status"))
+                && let Some(kb) = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))
+            {
+                let kb: u64 = kb.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
+                peak.fetch_max(kb, Ordering::Relaxed);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        peak.load(Ordering::Relaxed) as f64 / 1024.0
+    });
+    (stop, handle)
+}
+
+fn fleet(url: &str, pin: &str, args: &[&str]) -> Value {
+    let out = Command::new(binary("examgate-fleet"))
+        .args(["--server", url, "--pin", pin, "--json"])
+        .args(["--examiner", "examiner1:bench-password", "--invigilator", "invigilator1:bench-password"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "fleet {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("fleet output ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// The baseline: a heartbeat handler that does no work, over the same TLS.
+fn start_bare(dir: &Path) -> (String, String) {
+    let config = Config::with_data_dir(dir);
+    let identity = examgate_server::tls::load_or_create(&config.tls).unwrap();
+    let pin = identity.pin.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(tcp.local_addr().unwrap()).unwrap();
+            let listener = examgate_server::tls::TlsListener::new(tcp, identity.config).unwrap();
+            let app = Router::new().route(
+                examgate_protocol::link::paths::HEARTBEAT,
+                post(|| async {
+                    (
+                        [("content-type", "application/json")],
+                        r#"{"seat":"X1","server_time":"2026-01-01T00:00:00.000Z"}"#,
+                    )
+                }),
+            );
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    (format!("https://{}", rx.recv().unwrap()), pin)
+}
+
+fn secs() -> String {
+    std::env::var("LOAD_SECS").unwrap_or_else(|_| "60".into())
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::var("LOAD_SIZES")
+        .unwrap_or_else(|_| "1000,10000".into())
+        .split(',')
+        .map(|s| s.trim().parse().expect("LOAD_SIZES: numbers"))
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+
+    // Throughput: 64 workers back to back, 10 s, 256 seats over 64 connections.
+    let saturate = ["--seats", "256", "--clients", "64", "--saturate", "64", "--duration-secs", "10"];
+    let (bare_url, bare_pin) = start_bare(&tmp.path().join("bare"));
+    let mut no_enrol = saturate.to_vec();
+    no_enrol.push("--no-enrol");
+    let bare = fleet(&bare_url, &bare_pin, &no_enrol);
+    let bare_rate = bare["heartbeats"]["per_sec"].as_f64().unwrap();
+    println!("bare axum handler over TLS: {bare_rate:.0} heartbeats/s");
+
+    let mut rows = Vec::new();
+    for kind in ["sqlite", "postgres"] {
+        let data = tmp.path().join(format!("{kind}-throughput"));
+        let db = database(&rt, kind, &data);
+        let server = start_server(&data, &db);
+        let r = fleet(&server.url, &server.pin, &saturate);
+        let rate = r["heartbeats"]["per_sec"].as_f64().unwrap();
+        println!(
+            "{kind}: {rate:.0} heartbeats/s saturated ({:.0}% of the bare handler), p50 {:.2} ms, p99 {:.2} ms, {} errors",
+            100.0 * rate / bare_rate,
+            r["heartbeats"]["p50_ms"].as_f64().unwrap(),
+            r["heartbeats"]["p99_ms"].as_f64().unwrap(),
+            r["heartbeats"]["errors"]
+        );
+        rows.push(format!(
+            "| {kind} | saturated, 64 workers | {rate:.0}/s ({:.0}% of bare {bare_rate:.0}/s) | {:.2} | {:.2} | | |",
+            100.0 * rate / bare_rate,
+            r["heartbeats"]["p50_ms"].as_f64().unwrap(),
+            r["heartbeats"]["p99_ms"].as_f64().unwrap()
+        ));
+        drop(server);
+
+        for &n in &sizes {
+            let data = tmp.path().join(format!("{kind}-{n}"));
+            let db = database(&rt, kind, &data);
+            let server = start_server(&data, &db);
+            let (stop, peak) = rss_sampler(server.child.id());
+            let seats = n.to_string();
+            let secs = secs();
+            let r = fleet(&server.url, &server.pin, &["--seats", &seats, "--duration-secs", &secs]);
+            stop.store(true, Ordering::Relaxed);
+            let rss = peak.join().unwrap();
+            let hb = &r["heartbeats"];
+            let sn = &r["snapshots"];
+            println!(
+                "{kind}, {n} seats: heartbeats {} ok / {} failed, {:.0}/s, p50 {:.2} ms, p99 {:.2} ms; snapshots {} ok, p50 {:.2} ms, p99 {:.2} ms; server peak RSS {rss:.0} MiB; enrolment {:.0} s",
+                hb["count"],
+                hb["errors"],
+                hb["per_sec"].as_f64().unwrap(),
+                hb["p50_ms"].as_f64().unwrap(),
+                hb["p99_ms"].as_f64().unwrap(),
+                sn["count"],
+                sn["p50_ms"].as_f64().unwrap(),
+                sn["p99_ms"].as_f64().unwrap(),
+                r["enrol_secs"].as_f64().unwrap()
+            );
+            rows.push(format!(
+                "| {kind} | {n} seats on schedule, {secs} s | {:.0}/s, {} failed | {:.2} | {:.2} | {:.2} / {:.2} | {rss:.0} |",
+                hb["per_sec"].as_f64().unwrap(),
+                hb["errors"],
+                hb["p50_ms"].as_f64().unwrap(),
+                hb["p99_ms"].as_f64().unwrap(),
+                sn["p50_ms"].as_f64().unwrap(),
+                sn["p99_ms"].as_f64().unwrap(),
+            ));
+        }
+    }
+    println!("\n| database | load | heartbeats | p50 ms | p99 ms | snapshot p50 / p99 ms | server peak RSS MiB |");
+    println!("|---|---|---|---|---|---|---|");
+    for r in rows {
+        println!("{r}");
+    }
+}
+
+fn database(rt: &tokio::runtime::Runtime, kind: &str, data: &Path) -> String {
+    match kind {
+        "postgres" => rt.block_on(postgres::fresh_database()),
+        _ => format!("sqlite:{}", data.join("examgate.db").display()),
+    }
+}

@@ -165,7 +165,68 @@ async fn a_backup_taken_while_serving_is_consistent(db: TestDb) {
     }
 }
 
+/// Two server processes on one database (PostgreSQL is made for it; a SQLite
+/// file takes it too): their concurrent appends make one unbroken chain.
+async fn two_servers_on_one_database_keep_one_chain(db: TestDb) {
+    let h = Harness::new(db).await;
+    let console = h.console().await;
+    let other_store = examgate_server::store::open(&h.db.url).await.unwrap();
+    let other = TestDb { store: other_store, url: h.db.url.clone(), dir: tempfile::tempdir().unwrap() };
+    let other = Harness { state: other.state(), db: other };
+    let agents: Vec<TestAgent> =
+        (0..8).map(|i| TestAgent::new(&format!("02:00:00:00:02:{i:02x}"), "10.0.2.1")).collect();
+    for (i, a) in agents.iter().enumerate() {
+        h.bind(a, &format!("{}", 100 + i), &console).await;
+    }
+    // Every agent delivers through both servers at once.
+    let mut tasks = Vec::new();
+    for (i, a) in agents.into_iter().enumerate() {
+        let (one, two) = (h.app(), other.app());
+        tasks.push(tokio::spawn(async move {
+            use tower::ServiceExt;
+            for k in 0..10 {
+                let app = if (i + k) % 2 == 0 { one.clone() } else { two.clone() };
+                let resp =
+                    app.oneshot(a.delivery(&format!("k{k}"), &answers_delivery(None, &format!("q{k}")))).await.unwrap();
+                assert_eq!(resp.status(), StatusCode::CREATED);
+            }
+            a
+        }));
+    }
+    let mut agents = Vec::new();
+    for t in tasks {
+        agents.push(t.await.unwrap());
+    }
+    assert_eq!(h.db.store.delivery_count().await.unwrap(), 80);
+    let (ok, out) = verify(&h.db);
+    assert!(ok, "{out}");
+    if h.db.store.kind() == "postgres" {
+        // A request one server took is a replay at the other.
+        let a = &agents[0];
+        let (parts, body) = a.request_parts(
+            "POST",
+            examgate_protocol::link::paths::HEARTBEAT,
+            br#"{"devices":[],"outbox_pending":0}"#.to_vec(),
+            &common::Bend::default(),
+        );
+        let build = || {
+            let mut b = axum::http::Request::post(examgate_protocol::link::paths::HEARTBEAT);
+            for (k, v) in &parts {
+                b = b.header(k, v);
+            }
+            let mut req = b.body(axum::body::Body::from(body.clone())).unwrap();
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(examgate_server::api::PeerAddr("10.0.2.1:4000".parse().unwrap())));
+            req
+        };
+        assert_eq!(h.send(build()).await.status, StatusCode::OK);
+        let r = other.send(build()).await;
+        assert_eq!((r.status, r.kind().as_str()), (StatusCode::UNAUTHORIZED, "replayed"), "{}", r.text());
+    }
+}
+
 both_databases!(
+    two_servers_on_one_database_keep_one_chain,
     audit_verify_names_edited_deleted_and_reordered_rows,
     a_backup_restores_into_the_other_database_and_back,
     a_backup_taken_while_serving_is_consistent,

@@ -8,6 +8,8 @@ use super::StoreError;
 
 pub struct PgStore {
     pool: PgPool,
+    /// The same pool: PostgreSQL serves reads beside writes.
+    reader: PgPool,
 }
 
 impl PgStore {
@@ -15,7 +17,7 @@ impl PgStore {
     pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
         let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
         super::sqlite::migrator().run(&pool).await?;
-        Ok(PgStore { pool })
+        Ok(PgStore { reader: pool.clone(), pool })
     }
 
     const HEAD_FOR_UPDATE: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";

@@ -220,7 +220,7 @@ macro_rules! sql_store {
                 let sql = format!(
                     "SELECT {MACHINE_COLUMNS} FROM machines m LEFT JOIN seats s ON s.key_id = m.key_id WHERE m.key_id = $1"
                 );
-                let row = sqlx::query(AssertSqlSafe(sql)).bind(key_id).fetch_optional(&self.pool).await?;
+                let row = sqlx::query(AssertSqlSafe(sql)).bind(key_id).fetch_optional(&self.reader).await?;
                 row.as_ref().map(machine_from_row).transpose()
             }
 
@@ -328,7 +328,7 @@ macro_rules! sql_store {
                      FROM machines m LEFT JOIN seats s ON s.key_id = m.key_id \
                      LEFT JOIN seat_health h ON h.key_id = m.key_id ORDER BY m.enrolled_at, m.key_id"
                 );
-                let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+                let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&self.reader).await?;
                 let mut overview = Overview { seats: Vec::new(), unbound: Vec::new() };
                 for row in &rows {
                     let machine = machine_from_row(row)?;
@@ -433,7 +433,7 @@ macro_rules! sql_store {
                 )
                 .bind(seat)
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.reader)
                 .await?;
                 rows.iter()
                     .map(|row| {
@@ -453,7 +453,7 @@ macro_rules! sql_store {
             }
 
             async fn delivery_count(&self) -> Result<i64, StoreError> {
-                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM deliveries").fetch_one(&self.pool).await?)
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM deliveries").fetch_one(&self.reader).await?)
             }
 
             async fn raise_alert(&self, a: NewAlert, audit: Entry) -> Result<Alert, StoreError> {
@@ -493,7 +493,7 @@ macro_rules! sql_store {
                          ORDER BY at DESC, id LIMIT 1000"
                     }
                 };
-                let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
+                let rows = sqlx::query(sql).fetch_all(&self.reader).await?;
                 rows.iter().map(alert_from_row).collect()
             }
 
@@ -550,7 +550,7 @@ macro_rules! sql_store {
                     "SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT $1",
                 )
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.reader)
                 .await?;
                 rows.iter().map(audit_from_row).collect()
             }
@@ -580,14 +580,14 @@ macro_rules! sql_store {
             async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
                 let row = sqlx::query("SELECT username, role, password_hash, created_at FROM users WHERE username = $1")
                     .bind(username)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&self.reader)
                     .await?;
                 row.as_ref().map(user_from_row).transpose()
             }
 
             async fn users(&self) -> Result<Vec<User>, StoreError> {
                 let rows = sqlx::query("SELECT username, role, password_hash, created_at FROM users ORDER BY username")
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.reader)
                     .await?;
                 rows.iter().map(user_from_row).collect()
             }
@@ -618,7 +618,7 @@ macro_rules! sql_store {
                 )
                 .bind(token_hash)
                 .bind(now)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.reader)
                 .await?;
                 Ok(row.map(|(examiner, invigilator, expires_at)| Session { examiner, invigilator, expires_at }))
             }
@@ -697,7 +697,7 @@ macro_rules! sql_store {
                      WHERE key_id = $1 AND acked_at IS NULL ORDER BY created_at, id",
                 )
                 .bind(key_id)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.reader)
                 .await?;
                 rows.iter().map(command_from_row).collect()
             }
@@ -785,7 +785,7 @@ macro_rules! sql_store {
                 let n: i64 = sqlx::query_scalar(
                     "SELECT (SELECT COUNT(*) FROM machines) + (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM audit)",
                 )
-                .fetch_one(&self.pool)
+                .fetch_one(&self.reader)
                 .await?;
                 Ok(n == 0)
             }

@@ -14,7 +14,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use super::{MIGRATIONS, StoreError};
 
 pub struct SqliteStore {
+    /// The one writer: SQLite writes one transaction at a time anyway, and
+    /// waiting for this pool's single connection is a fair queue, where
+    /// several writers would poll the file lock with growing sleeps.
     pool: SqlitePool,
+    /// Read-only connections: in WAL mode they read beside the writer, so a
+    /// heartbeat's key lookup never waits behind a delivery's fsync.
+    reader: SqlitePool,
     /// Nonces seen inside the signature window. One process serves a SQLite
     /// file, so memory is enough; requests signed before this process started
     /// are refused as `NonceUse::BeforeStart`, so a restart opens no window for replays.
@@ -46,10 +52,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
         restrict_permissions(path);
         migrator().run(&pool).await?;
-        Ok(SqliteStore { pool, nonces: Mutex::default(), started_at: crate::now_ms() })
+        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
+        Ok(SqliteStore { pool, reader, nonces: Mutex::default(), started_at: crate::now_ms() })
     }
 
     async fn nonce(&self, key_id: &str, nonce: &str, at: i64) -> Result<super::NonceUse, StoreError> {
@@ -80,7 +87,7 @@ impl SqliteStore {
 
     /// In WAL mode a read transaction sees one snapshot throughout.
     async fn begin_snapshot(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.pool.begin().await
+        self.reader.begin().await
     }
 }
 

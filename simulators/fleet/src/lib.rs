@@ -53,6 +53,10 @@ pub struct FleetArgs {
     pub duration_secs: u64,
     #[arg(long, value_name = "SECS", default_value_t = 5)]
     pub heartbeat_secs: u64,
+    /// Requests in the first SECS are sent but not measured: every seat's first
+    /// heartbeat opens its TLS connection, which a running agent keeps. Default: one heartbeat interval
+    #[arg(long, value_name = "SECS")]
+    pub warmup_secs: Option<u64>,
     /// 0: no snapshots
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     pub snapshot_secs: u64,
@@ -92,6 +96,7 @@ pub struct Report {
     pub clients: usize,
     pub mode: &'static str,
     pub enrol_secs: f64,
+    pub warmup_secs: f64,
     pub load_secs: f64,
     pub heartbeats: Stats,
     pub snapshots: Stats,
@@ -106,8 +111,8 @@ impl fmt::Display for Report {
         }
         writeln!(
             f,
-            "{} seats over {} clients, {} for {:.0} s (enrolment and approval took {:.1} s)",
-            self.seats, self.clients, self.mode, self.load_secs, self.enrol_secs
+            "{} seats over {} clients, {} for {:.0} s after {:.0} s of warm-up (enrolment and approval took {:.1} s)",
+            self.seats, self.clients, self.mode, self.load_secs, self.warmup_secs, self.enrol_secs
         )?;
         for (name, s) in [("heartbeats", &self.heartbeats), ("snapshots", &self.snapshots)] {
             write!(
@@ -152,7 +157,13 @@ impl Samples {
 
 type Shared = Arc<Mutex<Samples>>;
 
+/// When measuring begins (after the warm-up).
+static MEASURE_FROM: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
 fn record<T, E: fmt::Display>(into: &Shared, started: Instant, result: Result<T, E>) {
+    if started < *MEASURE_FROM.get().expect("set before the load starts") {
+        return;
+    }
     let mut s = into.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     match result {
         Ok(_) => s.micros.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX)),
@@ -271,8 +282,11 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<Report> {
     let beats: Shared = Arc::default();
     let snaps: Shared = Arc::default();
     let duration = Duration::from_secs(args.duration_secs);
-    let load_started = Instant::now();
-    let deadline = tokio::time::Instant::now() + duration;
+    let warmup =
+        Duration::from_secs(args.warmup_secs.unwrap_or(if args.saturate.is_some() { 1 } else { args.heartbeat_secs }));
+    let load_started = Instant::now() + warmup;
+    let _ = MEASURE_FROM.set(load_started);
+    let deadline = tokio::time::Instant::now() + warmup + duration;
     let mut tasks = Vec::new();
     match args.saturate {
         Some(workers) => {
@@ -326,12 +340,14 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<Report> {
         t.await?;
     }
     let load_secs = load_started.elapsed().as_secs_f64();
+    let warmup_secs = warmup.as_secs_f64();
     let lock = |s: &Shared| s.lock().unwrap_or_else(std::sync::PoisonError::into_inner).stats(load_secs);
     Ok(Report {
         seats: args.seats,
         clients: n_clients,
         mode: if args.saturate.is_some() { "saturating" } else { "on schedule" },
         enrol_secs,
+        warmup_secs,
         load_secs,
         heartbeats: lock(&beats),
         snapshots: lock(&snaps),

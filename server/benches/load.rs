@@ -9,7 +9,8 @@
 //!
 //! Latencies are measured by the fleet, on the same two cores as the server.
 //! `LOAD_SECS` sets how long each scheduled run lasts (default 60),
-//! `LOAD_SIZES` the seat counts (default `1000,10000`).
+//! `LOAD_SIZES` the seat counts (default `1000,10000`), `LOAD_DATABASES`
+//! which databases (default `sqlite,postgres`).
 
 #[path = "../tests/common/postgres.rs"]
 mod postgres;
@@ -168,7 +169,8 @@ fn main() {
     println!("bare axum handler over TLS: {bare_rate:.0} heartbeats/s");
 
     let mut rows = Vec::new();
-    for kind in ["sqlite", "postgres"] {
+    let kinds = std::env::var("LOAD_DATABASES").unwrap_or_else(|_| "sqlite,postgres".into());
+    for kind in kinds.split(',').map(str::trim) {
         let data = tmp.path().join(format!("{kind}-throughput"));
         let db = database(&rt, kind, &data);
         let server = start_server(&data, &db);

@@ -198,12 +198,14 @@ pub async fn deliver(
             if !bytes.starts_with(&[0xFF, 0xD8]) {
                 return Err(AppError::bad_request("jpeg is not a JPEG picture"));
             }
-            // The file first: a delivery row never names a missing file.
-            state
-                .snapshots
-                .put(sha256, &bytes)
+            // The file first: a delivery row never names a missing file. Its fsyncs
+            // block, so they run off the runtime, where they would stall every request.
+            let (files, hash, len) = (state.snapshots.clone(), sha256.clone(), bytes.len());
+            tokio::task::spawn_blocking(move || files.put(&hash, &bytes))
+                .await
+                .map_err(|e| AppError::internal(e.to_string()))?
                 .map_err(|e| AppError::internal(format!("cannot store the snapshot: {e}")))?;
-            let meta = SnapshotMeta { reason, flags, sha256, bytes: bytes.len() };
+            let meta = SnapshotMeta { reason, flags, sha256, bytes: len };
             ("snapshot", Some(sha256.clone()), serde_json::to_string(&meta))
         }
         item @ DeliveryItem::Verification { .. } => ("verification", None, serde_json::to_string(item)),

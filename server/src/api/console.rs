@@ -391,7 +391,12 @@ pub async fn snapshot(
     if !is_sha256_hex(&sha256) {
         return Err(AppError::bad_request("a snapshot is named by its SHA-256 in lower-case hex"));
     }
-    let bytes = state.snapshots.get(&sha256).map_err(|_| AppError::not_found(format!("no snapshot {sha256}")))?;
+    let files = state.snapshots.clone();
+    let name = sha256.clone();
+    let bytes = tokio::task::spawn_blocking(move || files.get(&name))
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))?
+        .map_err(|_| AppError::not_found(format!("no snapshot {sha256}")))?;
     Ok(([(header::CONTENT_TYPE, "image/jpeg")], bytes).into_response())
 }
 

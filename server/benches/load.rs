@@ -146,6 +146,14 @@ fn start_bare(dir: &Path) -> (String, String) {
     (format!("https://{}", rx.recv().unwrap()), pin)
 }
 
+/// The 1-minute load average: the machine is shared, and a run under a neighbour's build says so.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 fn secs() -> String {
     std::env::var("LOAD_SECS").unwrap_or_else(|_| "60".into())
 }
@@ -184,10 +192,11 @@ fn main() {
             r["heartbeats"]["errors"]
         );
         rows.push(format!(
-            "| {kind} | saturated, 64 workers | {rate:.0}/s ({:.0}% of bare {bare_rate:.0}/s) | {:.2} | {:.2} | | |",
+            "| {kind} | saturated, 64 workers | {rate:.0}/s ({:.0}% of bare {bare_rate:.0}/s) | {:.2} | {:.2} | | | {} |",
             100.0 * rate / bare_rate,
             r["heartbeats"]["p50_ms"].as_f64().unwrap(),
-            r["heartbeats"]["p99_ms"].as_f64().unwrap()
+            r["heartbeats"]["p99_ms"].as_f64().unwrap(),
+            load_average()
         ));
         drop(server);
 
@@ -216,18 +225,21 @@ fn main() {
                 r["enrol_secs"].as_f64().unwrap()
             );
             rows.push(format!(
-                "| {kind} | {n} seats on schedule, {secs} s | {:.0}/s, {} failed | {:.2} | {:.2} | {:.2} / {:.2} | {rss:.0} |",
+                "| {kind} | {n} seats on schedule, {secs} s | {:.0}/s, {} failed | {:.2} | {:.2} | {:.2} / {:.2} | {rss:.0} | {} |",
                 hb["per_sec"].as_f64().unwrap(),
                 hb["errors"],
                 hb["p50_ms"].as_f64().unwrap(),
                 hb["p99_ms"].as_f64().unwrap(),
                 sn["p50_ms"].as_f64().unwrap(),
                 sn["p99_ms"].as_f64().unwrap(),
+                load_average()
             ));
         }
     }
-    println!("\n| database | load | heartbeats | p50 ms | p99 ms | snapshot p50 / p99 ms | server peak RSS MiB |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "\n| database | load | heartbeats | p50 ms | p99 ms | snapshot p50 / p99 ms | server peak RSS MiB | load average |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for r in rows {
         println!("{r}");
     }

@@ -30,6 +30,7 @@ pub enum Action {
     Command,
     AlertCleared,
     Restore,
+    DeviceFault,
 }
 
 impl Action {
@@ -48,6 +49,7 @@ impl Action {
             Action::Command => "command",
             Action::AlertCleared => "alert_cleared",
             Action::Restore => "restore",
+            Action::DeviceFault => "device_fault",
         }
     }
 }

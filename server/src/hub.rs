@@ -110,18 +110,19 @@ impl Hub {
 
     /// Records a heartbeat (the housekeeping task writes them to the database in
     /// batches, from [`Hub::take_unwritten`]); tells consoles when the seat came online or its devices changed.
-    pub fn heartbeat(&self, key_id: &str, devices: &str, outbox_pending: i64, now: i64) {
-        let changed = {
+    /// Returns the device report this one replaces (`None` for the first this server saw).
+    pub fn heartbeat(&self, key_id: &str, devices: &str, outbox_pending: i64, now: i64) -> Option<String> {
+        let (changed, before) = {
             let mut p = self.presence.lock().expect("hub lock");
             let changed = p.get(key_id).is_none_or(|e| !e.online || e.devices != devices);
             let entry =
                 Presence { last_seen: now, devices: devices.to_owned(), outbox_pending, online: true, dirty: true };
-            p.insert(key_id.to_owned(), entry);
-            changed
+            (changed, p.insert(key_id.to_owned(), entry).map(|e| e.devices))
         };
         if changed {
             self.notify(ConsoleEvent::SeatsChanged);
         }
+        before
     }
 
     /// The heartbeats not yet written to the database, marked written.

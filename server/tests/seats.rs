@@ -167,3 +167,26 @@ async fn heartbeats_reach_the_database_in_batches(db: TestDb) {
 }
 
 both_databases!(heartbeats_reach_the_database_in_batches);
+
+async fn a_device_going_missing_raises_one_alert(db: TestDb) {
+    let h = Harness::new(db).await;
+    let console = h.console().await;
+    let agent = TestAgent::new("02:00:00:00:01:11", "10.0.1.11");
+    h.bind(&agent, "11", &console).await;
+    let beat = |state: &str| {
+        let body = json!({"devices": [{"id": "pcsc-0", "class": "idcard", "state": state}], "outbox_pending": 0});
+        agent.signed("POST", paths::HEARTBEAT, body.to_string().into_bytes())
+    };
+    assert_eq!(h.send(beat("ready")).await.status, StatusCode::OK);
+    for _ in 0..2 {
+        assert_eq!(h.send(beat("disconnected")).await.status, StatusCode::OK);
+    }
+    let map = h.get("/api/v1/seats", &console).await.json();
+    let device: Vec<_> = map["alerts"].as_array().unwrap().iter().filter(|a| a["kind"] == "device").collect();
+    assert_eq!(device.len(), 1, "{}", map["alerts"]);
+    assert_eq!(device[0]["message"], "seat 11: the idcard pcsc-0 is disconnected");
+    assert_eq!(map["seats"][0]["open_alerts"], 1);
+    assert!(h.audit_actions().await.iter().any(|(a, s, _)| a == "device_fault" && s == "seat:11"));
+}
+
+both_databases!(a_device_going_missing_raises_one_alert);

@@ -16,19 +16,20 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use examgate_protocol::Timestamp;
 use examgate_protocol::link::{
-    Command, Delivery, DeliveryItem, DeliveryReceipt, EnrolRequest, EnrolResponse, Heartbeat, HeartbeatResponse,
-    PushAck, PushMessage, Stored, headers,
+    Command, Delivery, DeliveryItem, DeliveryReceipt, DeviceHealth, EnrolRequest, EnrolResponse, Heartbeat,
+    HeartbeatResponse, PushAck, PushMessage, Stored, headers,
 };
 use serde::de::DeserializeOwned;
 
 use super::signed::{self, NeedsSeat, Refusal, check_seat_claim, normalise_mac};
 use super::{AppState, PeerAddr};
+use crate::audit::{Action, Entry};
 use crate::crypto::{key_id, sha256_hex};
 use crate::error::AppError;
 use crate::hub::{ConsoleEvent, ToAgent};
 use crate::now_ms;
 use crate::snapshots::is_sha256_hex;
-use crate::store::{DeliveryOutcome, Machine, NewDelivery, NewMachine};
+use crate::store::{DeliveryOutcome, Machine, NewAlert, NewDelivery, NewMachine};
 
 /// The body, or 413 when it is over the limit.
 pub(super) fn body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, AppError> {
@@ -155,9 +156,44 @@ pub async fn heartbeat(
     let outbox_pending = i64::try_from(beat.outbox_pending).unwrap_or(i64::MAX);
     // Kept in memory and written in batches (`commands::spawn_housekeeping`): a
     // heartbeat is state, not a record, and thousands a second must not each cost a commit.
-    state.hub.heartbeat(&agent.machine.key_id, &devices, outbox_pending, now);
+    let before = state.hub.heartbeat(&agent.machine.key_id, &devices, outbox_pending, now);
     let seat = agent.seat().unwrap_or_default().to_owned();
+    device_faults(&state, &agent, &seat, &beat.devices, before.as_deref(), now).await?;
     Ok(Json(HeartbeatResponse { seat, server_time: Timestamp::from_unix_millis(now) }))
+}
+
+/// Raises an alert (and audits it) for each device that went missing since
+/// the seat's previous heartbeat: the examiner sees a dead reader before the
+/// candidate does.
+async fn device_faults(
+    state: &AppState,
+    agent: &signed::Agent,
+    seat: &str,
+    now_devices: &[DeviceHealth],
+    before: Option<&str>,
+    now: i64,
+) -> Result<(), AppError> {
+    let before: Vec<DeviceHealth> = before.and_then(|b| serde_json::from_str(b).ok()).unwrap_or_default();
+    let was_down = |id: &str| before.iter().any(|d| d.id == id && d.state == "disconnected");
+    for d in now_devices.iter().filter(|d| d.state == "disconnected" && !was_down(&d.id)) {
+        let message = format!("seat {seat}: the {} {} is disconnected", d.class, d.id);
+        let alert = NewAlert {
+            seat: Some(seat.to_owned()),
+            key_id: Some(agent.machine.key_id.clone()),
+            kind: "device".into(),
+            message: message.clone(),
+            at: now,
+        };
+        let entry = Entry::new(
+            format!("agent:{}", agent.machine.key_id),
+            Action::DeviceFault,
+            format!("seat:{seat}"),
+            &message,
+        );
+        state.store.raise_alert(alert, entry).await?;
+        state.hub.notify(ConsoleEvent::Alert { seat: Some(seat.to_owned()), kind: "device".into(), message });
+    }
+    Ok(())
 }
 
 /// What is kept of a snapshot besides its file.

@@ -1,5 +1,7 @@
 //! A pcscd of the test's own, with vsmartcard's vpcd readers
-//! (`Virtual PCD 00 00` on TCP 35963, `Virtual PCD 00 01` on 35964).
+//! (`Virtual PCD 00 00` on TCP 15963, `Virtual PCD 00 01` on 15964: below Linux's ephemeral
+//! port range, so that no client connection of another test can hold them; Debian's own
+//! reader.conf puts them at 35963/35964, inside it).
 //!
 //! There is one pcscd per machine (its socket path is fixed), so every test
 //! using it takes [`Pcscd::start`]'s lock for its whole run.
@@ -13,8 +15,8 @@ use examgate_pcsc_idcard::PcscIdCardFactory;
 
 pub const SLOT0: &str = "Virtual PCD 00 00";
 pub const SLOT1: &str = "Virtual PCD 00 01";
-pub const SLOT0_ADDR: &str = "127.0.0.1:35963";
-pub const SLOT1_ADDR: &str = "127.0.0.1:35964";
+pub const SLOT0_ADDR: &str = "127.0.0.1:15963";
+pub const SLOT1_ADDR: &str = "127.0.0.1:15964";
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -38,14 +40,24 @@ fn stop_any_pcscd() {
 }
 
 fn spawn_pcscd() -> Child {
+    // vpcd's channel id is its first port (0x3E5B = 15963; slot 1 takes the next).
+    let conf = std::env::temp_dir().join("examgate-test-reader.conf");
+    std::fs::write(
+        &conf,
+        "FRIENDLYNAME \"Virtual PCD\"\nDEVICENAME /dev/null:0x3E5B\n\
+         LIBPATH /usr/lib/pcsc/drivers/serial/libifdvpcd.so\nCHANNELID 0x3E5B\n",
+    )
+    .expect("write the test reader.conf");
     let mut child = Command::new("pcscd")
-        .args(["-f", "-i"])
+        .args(["-f", "-i", "-c"])
+        .arg(&conf)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("start pcscd (installed by `make test`: apt-get install pcscd vsmartcard-vpcd)");
-    // Ready when both virtual readers are listed.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // Ready when both virtual readers are listed (a guard against a pcscd
+    // that never comes up, generous for a loaded machine).
+    let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Ok(readers) = PcscIdCardFactory::new(None).discover()
             && readers.iter().any(|r| r.name == SLOT0)
@@ -57,7 +69,7 @@ fn spawn_pcscd() -> Child {
     }
     let _ = child.kill();
     let _ = child.wait();
-    panic!("pcscd did not list the vpcd readers within 10 s");
+    panic!("pcscd did not list the vpcd readers within 30 s");
 }
 
 impl Pcscd {

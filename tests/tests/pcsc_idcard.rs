@@ -144,7 +144,7 @@ fn reads_a_card_from_an_independent_virtual_card() {
     let _pcscd = Pcscd::start();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/vicc/decoded_card.py");
     let mut card = Command::new("python3")
-        .args([script, "35964"])
+        .args([script, SLOT1_ADDR.rsplit(':').next().unwrap()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

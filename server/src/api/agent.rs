@@ -285,14 +285,15 @@ pub async fn push(
 ) -> Result<Response, AppError> {
     let agent = signed::authenticate(&state, &method, path(&uri), &h, peer.ip(), b"", NeedsSeat::Yes).await?;
     let key_id = agent.machine.key_id.clone();
-    Ok(ws.on_upgrade(move |socket| run_push(state, key_id, socket)))
+    let seat = agent.machine.seat.as_ref().map(|b| b.seat.as_str().to_owned()).unwrap_or_default();
+    Ok(ws.on_upgrade(move |socket| run_push(state, key_id, seat, socket)))
 }
 
 /// How often a push socket re-reads its binding and pending commands, for
 /// changes made by another server on the same database.
 const RECHECK: Duration = Duration::from_secs(5);
 
-async fn run_push(state: AppState, key_id: String, mut socket: WebSocket) {
+async fn run_push(state: AppState, key_id: String, seat: String, mut socket: WebSocket) {
     let (conn, mut rx) = state.hub.connect(&key_id);
     let mut sent = HashSet::new();
     let mut recheck = tokio::time::interval(RECHECK);
@@ -327,7 +328,10 @@ async fn run_push(state: AppState, key_id: String, mut socket: WebSocket) {
                 match state.store.machine(&key_id).await {
                     Ok(Some(m)) if m.seat.is_some() => {}
                     Ok(_) => {
-                        let frame = axum::extract::ws::CloseFrame { code: 4001, reason: "this PC no longer holds a seat".into() };
+                        // The same words as the console's rebind sends through the hub:
+                        // whichever path notices first, the agent hears one reason.
+                        let reason = format!("seat {seat} was given to another PC");
+                        let frame = axum::extract::ws::CloseFrame { code: 4001, reason: reason.into() };
                         let _ = socket.send(Message::Close(Some(frame))).await;
                         break "binding ended".to_owned();
                     }

@@ -208,7 +208,8 @@ fn write_message(stream: &mut TcpStream, payload: &[u8]) -> io::Result<()> {
 }
 
 /// Run a virtual card against vpcd at `addr` (e.g. `127.0.0.1:35963`) on
-/// a thread of its own; the card starts inserted. It reconnects whenever
+/// a thread of its own; the card starts inserted, and leaves (its thread
+/// ends) when the last `CardHandle` is dropped. It reconnects whenever
 /// vpcd goes away (pcscd restarting), as long as the card is inserted.
 pub fn spawn(addr: String, card: VirtualCard) -> CardHandle {
     let shared = Arc::new(Shared {
@@ -225,14 +226,26 @@ pub fn spawn(addr: String, card: VirtualCard) -> CardHandle {
     handle
 }
 
-fn run(addr: &str, card: &VirtualCard, shared: &Shared) {
+/// The card's thread ends once every `CardHandle` is gone: only the thread
+/// itself still holds the shared state.
+fn abandoned(shared: &Arc<Shared>) -> bool {
+    Arc::strong_count(shared) == 1
+}
+
+fn run(addr: &str, card: &VirtualCard, shared: &Arc<Shared>) {
     loop {
         // Wait until inserted.
         {
             let mut c = shared.control.lock().unwrap_or_else(|p| p.into_inner());
             while !c.inserted {
-                c = shared.changed.wait(c).unwrap_or_else(|p| p.into_inner());
+                if abandoned(shared) {
+                    return;
+                }
+                c = shared.changed.wait_timeout(c, Duration::from_millis(100)).unwrap_or_else(|p| p.into_inner()).0;
             }
+        }
+        if abandoned(shared) {
+            return;
         }
         let mut stream = match TcpStream::connect(addr) {
             Ok(s) => s,
@@ -251,8 +264,11 @@ fn run(addr: &str, card: &VirtualCard, shared: &Shared) {
     }
 }
 
-fn serve(stream: &mut TcpStream, card: &VirtualCard, shared: &Shared) {
+fn serve(stream: &mut TcpStream, card: &VirtualCard, shared: &Arc<Shared>) {
     loop {
+        if abandoned(shared) {
+            return;
+        }
         let fault = {
             let c = shared.control.lock().unwrap_or_else(|p| p.into_inner());
             if !c.inserted {

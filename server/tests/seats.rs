@@ -190,3 +190,20 @@ async fn a_device_going_missing_raises_one_alert(db: TestDb) {
 }
 
 both_databases!(a_device_going_missing_raises_one_alert);
+
+/// The seeds bind the examiner's console to its IP: `console.allowed_ips`.
+async fn the_console_answers_only_its_own_ip(db: TestDb) {
+    let mut h = Harness::new(db).await;
+    let mut config = h.db.config();
+    config.console.allowed_ips = vec!["10.0.0.2".parse().unwrap()];
+    h.state = examgate_server::api::AppState::new(h.db.store.clone(), config);
+    // The harness's console speaks from 10.0.0.1.
+    let r = h
+        .post("/api/v1/session/login", "", json!({"username": common::EXAMINER.0, "password": common::EXAMINER.1}))
+        .await;
+    assert_eq!((r.status, r.kind().as_str()), (StatusCode::FORBIDDEN, "forbidden"), "{}", r.text());
+    assert!(r.message().contains("10.0.0.1"), "{}", r.message());
+    assert_eq!(h.get("/api/v1/seats", "").await.status, StatusCode::FORBIDDEN);
+}
+
+both_databases!(the_console_answers_only_its_own_ip);

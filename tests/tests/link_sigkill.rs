@@ -4,7 +4,8 @@
 //! SIGKILL at random moments, many times, restarted each time. At the end
 //! every item the agent ever said it queued is on the server, every number
 //! from the first to the last is there exactly once, nothing else is, and
-//! the audit chain is intact.
+//! the audit chain is intact. Once with the server on its SQLite file, once
+//! on a throwaway PostgreSQL.
 //!
 //! "Random moments" are random counts of items queued since the last kill,
 //! read from the agent's output, so the test waits on events, not on time.
@@ -16,10 +17,15 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use examgate_e2e::artifact;
+
+/// The server tests' throwaway PostgreSQL (std and tempfile only); its async
+/// entry point is for the server's tests, unused here.
+#[path = "../../server/tests/common/postgres.rs"]
+#[allow(dead_code)]
+mod postgres;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
-const ROUNDS: usize = 24;
 const ITEMS_PER_ROUND: i64 = 60;
 /// Generous: a round normally takes well under a second.
 const PATIENCE: Duration = Duration::from_secs(120);
@@ -40,10 +46,19 @@ struct Server {
     child: Child,
 }
 
-async fn start_server(data: &Path, port: u16) -> (Server, String) {
+/// `--database URL --data-dir DIR`: SQLite in the data directory when `database` is `None`.
+fn place(data: &Path, database: Option<&str>) -> Vec<String> {
+    let mut args = vec!["--data-dir".to_owned(), data.display().to_string()];
+    if let Some(url) = database {
+        args.extend(["--database".to_owned(), url.to_owned()]);
+    }
+    args
+}
+
+async fn start_server(data: &Path, database: Option<&str>, port: u16) -> (Server, String) {
     let mut child = Command::new(artifact("examgate-server"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(data)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(place(data, database))
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -64,12 +79,11 @@ async fn start_server(data: &Path, port: u16) -> (Server, String) {
     (Server { child }, pin.expect("the server printed its pin"))
 }
 
-fn cli(binary: &str, args: &[&str], data: &Path, stdin: &str) -> String {
+fn cli(binary: &str, args: &[&str], data: &Path, database: Option<&str>, stdin: &str) -> String {
     use std::io::Write;
     let mut child = std::process::Command::new(artifact(binary))
         .args(args)
-        .arg("--data-dir")
-        .arg(data)
+        .args(place(data, database))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -117,6 +131,16 @@ fn start_load(state: &Path, items: i64) -> (Child, Lines<BufReader<ChildStdout>>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_is_lost_and_nothing_stored_twice_when_agent_or_server_die_by_sigkill() {
+    sigkill_rounds(None, 24).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_with_the_server_on_postgresql() {
+    let url = tokio::task::spawn_blocking(postgres::fresh_database_blocking).await.unwrap();
+    sigkill_rounds(Some(&url), 12).await;
+}
+
+async fn sigkill_rounds(database: Option<&str>, rounds: usize) {
     let seed = std::env::var("LINK_SIGKILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
     });
@@ -125,12 +149,18 @@ async fn nothing_is_lost_and_nothing_stored_twice_when_agent_or_server_die_by_si
     let dir = tempfile::tempdir().unwrap();
     let data: PathBuf = dir.path().join("server");
     let state: PathBuf = dir.path().join("agent");
-    cli("examgate-server", &["user", "add", "examiner1", "--role", "examiner"], &data, "examiner-pass\n");
-    cli("examgate-server", &["user", "add", "invigilator1", "--role", "invigilator"], &data, "invigilator-pass\n");
+    cli("examgate-server", &["user", "add", "examiner1", "--role", "examiner"], &data, database, "examiner-pass\n");
+    cli(
+        "examgate-server",
+        &["user", "add", "invigilator1", "--role", "invigilator"],
+        &data,
+        database,
+        "invigilator-pass\n",
+    );
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let base = format!("https://127.0.0.1:{port}");
-    let (mut server, pin) = start_server(&data, port).await;
+    let (mut server, pin) = start_server(&data, database, port).await;
     let enrolled = std::process::Command::new(artifact("examgate-agent"))
         .args(["enrol", "--server", &base, "--pin", &pin, "--state-dir"])
         .arg(&state)
@@ -155,7 +185,7 @@ async fn nothing_is_lost_and_nothing_stored_twice_when_agent_or_server_die_by_si
     let mut kills = [0usize; 2];
     let mut target = 0;
     let mut agent: Option<(Child, Lines<BufReader<ChildStdout>>)> = None;
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         target += ITEMS_PER_ROUND;
         // A fresh agent each round (the last one may have finished or been killed).
         if let Some((mut old, _)) = agent.take() {
@@ -188,7 +218,7 @@ async fn nothing_is_lost_and_nothing_stored_twice_when_agent_or_server_die_by_si
             server.child.kill().await.unwrap();
             kills[1] += 1;
             // Back on the same port and data; the agent keeps queueing and retrying meanwhile.
-            server = start_server(&data, port).await.0;
+            server = start_server(&data, database, port).await.0;
         } else {
             child.kill().await.unwrap();
             kills[0] += 1;
@@ -240,15 +270,15 @@ async fn nothing_is_lost_and_nothing_stored_twice_when_agent_or_server_die_by_si
     assert_eq!(rows.len() as i64, target);
     println!(
         "{} rounds: {} agent kills, {} server kills; {} items queued, {} stored, each once",
-        ROUNDS,
+        rounds,
         kills[0],
         kills[1],
         said_queued.len(),
         rows.len()
     );
-    assert!(kills[0] + kills[1] >= ROUNDS / 2, "too few kills happened: {kills:?}");
+    assert!(kills[0] + kills[1] >= rounds / 2, "too few kills happened: {kills:?}");
 
     server.child.kill().await.unwrap();
-    let verdict = cli("examgate-server", &["audit", "verify"], &data, "");
+    let verdict = cli("examgate-server", &["audit", "verify"], &data, database, "");
     assert!(verdict.contains("audit chain intact"), "{verdict}");
 }

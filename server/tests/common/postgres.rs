@@ -117,15 +117,22 @@ fn start() -> Result<Server, String> {
 
 /// A URL of a new, empty database on the test process's PostgreSQL server.
 pub async fn fresh_database() -> String {
+    fresh_database_blocking()
+}
+
+/// The same, for callers without a runtime. `psql` makes the database, so
+/// this file needs nothing but std and tempfile (the e2e tests include it too).
+pub fn fresh_database_blocking() -> String {
+    use std::hash::{BuildHasher, Hasher};
     let server = SERVER.get_or_init(start).as_ref().unwrap_or_else(|e| panic!("throwaway PostgreSQL: {e}"));
-    let name = format!("t_{}", examgate_server::ids::random_hex(8));
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{}/postgres", server.base))
-        .await
-        .unwrap_or_else(|e| panic!("connect to the test PostgreSQL: {e}"));
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .expect("create a test database");
-    let _ = <sqlx::PgConnection as sqlx::Connection>::close(conn).await;
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    let name = format!("t_{:016x}", h.finish());
+    let out = Command::new(bin_dir().expect("PostgreSQL binaries").join("psql"))
+        .arg(format!("{}/postgres", server.base))
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", &format!("CREATE DATABASE {name}")])
+        .output()
+        .expect("run psql");
+    assert!(out.status.success(), "create a test database: {}", String::from_utf8_lossy(&out.stderr));
     format!("{}/{name}", server.base)
 }

@@ -37,10 +37,17 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         snapshot: Option<i64>,
     },
+    /// Login mode (a): the server assigned this candidate to the seat (the
+    /// examiner read their card at the console).
+    CandidateAssigned { timestamp: Timestamp, booking_number: String, name: String, language: String },
+    /// The examiner admitted or refused the candidate at this seat.
+    LoginDecision { timestamp: Timestamp, booking_number: String, decision: crate::login::Decision },
+    /// The server pushed a warning for the candidate.
+    Warning { timestamp: Timestamp, text: String },
 }
 
 impl Event {
-    /// The device id the event is about.
+    /// The device id the event is about; empty for events about the login, not a device.
     pub fn device(&self) -> &str {
         match self {
             Event::DeviceAttached { device, .. }
@@ -51,6 +58,7 @@ impl Event {
             | Event::CardRemoved { device, .. }
             | Event::SnapshotTaken { device, .. }
             | Event::CameraFault { device, .. } => device,
+            Event::CandidateAssigned { .. } | Event::LoginDecision { .. } | Event::Warning { .. } => "",
         }
     }
 }

@@ -30,3 +30,4 @@ pub use events::Event;
 pub use time::{Timestamp, TimestampError};
 pub mod idcard;
 pub mod link;
+pub mod login;

@@ -206,6 +206,12 @@ pub enum Command {
     SnapshotNow,
     /// Show this warning to the candidate.
     Warning { text: String },
+    /// Login mode (a): the examiner read this candidate's card at the console and
+    /// the server gave them this seat; the seat page greets them by name.
+    CandidateAssigned { booking_number: String, name: String, language: String },
+    /// The examiner decided on the candidate at this seat (after failed attempts,
+    /// or revoking an assignment).
+    LoginDecision { booking_number: String, decision: crate::login::Decision },
 }
 
 /// The agent's answer to a [`PushMessage`] on the same socket.

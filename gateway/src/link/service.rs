@@ -225,6 +225,8 @@ pub fn describe_command(c: &Command) -> String {
     match c {
         Command::SnapshotNow => "snapshot now".into(),
         Command::Warning { text } => format!("warning: {text}"),
+        Command::CandidateAssigned { booking_number, .. } => format!("candidate {booking_number} assigned here"),
+        Command::LoginDecision { booking_number, decision } => format!("candidate {booking_number}: {decision:?}"),
     }
 }
 

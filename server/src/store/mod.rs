@@ -23,10 +23,13 @@ pub use types::*;
 use crate::audit::{self, Entry};
 
 /// The migrations both databases run, embedded in the binary.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../../migrations/0001_init.sql")),
+    (2, "login", include_str!("../../migrations/0002_login.sql")),
+];
 
 /// The schema version a database is at after [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

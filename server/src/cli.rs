@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::store::Role;
+use crate::store::{MachineRole, Role};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -107,6 +107,9 @@ pub struct BindArgs {
     /// The IP to bind (default: the one the PC enrolled from)
     #[arg(long, value_name = "IP")]
     pub ip: Option<String>,
+    /// approve only: seat (an exam PC, the default) or console (the examiner's PC, which reads ID cards)
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<MachineRole>,
 }
 
 #[derive(Debug, Args)]

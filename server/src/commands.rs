@@ -262,14 +262,18 @@ pub async fn seat_bind(global: &Global, args: BindArgs, action: Bind) -> anyhow:
     let ip = args.ip.map(|ip| ip.parse::<std::net::IpAddr>().map(|a| a.to_string())).transpose()?;
     let m = match action {
         Bind::Approve => {
-            store.approve(store::Approval { key_id: args.key, seat, ip, actor: "cli".into() }, now_ms()).await?
+            let role = args.role.unwrap_or_default();
+            store.approve(store::Approval { key_id: args.key, seat, ip, actor: "cli".into(), role }, now_ms()).await?
+        }
+        Bind::Rebind if args.role.is_some() => {
+            bail!("--role is for approve: a PC that takes a seat over takes the seat's role with it")
         }
         Bind::Rebind => {
             store.rebind(store::Rebind { seat, key_id: args.key, ip, actor: "cli".into() }, now_ms()).await?.machine
         }
     };
     let b = m.seat.as_ref().context("the PC holds no seat after binding")?;
-    println!("seat {} bound to {} ({}, {})", b.seat, m.key_id, m.host_name, b.ip);
+    println!("seat {} bound to {} ({}, {}) as {}", b.seat, m.key_id, m.host_name, b.ip, m.role.as_str());
     Ok(())
 }
 

@@ -21,7 +21,7 @@ use crate::error::AppError;
 use crate::hub::{ConsoleEvent, ToAgent};
 use crate::snapshots::is_sha256_hex;
 use crate::store::{
-    Alert, AlertFilter, Approval, DeliveryRow, Machine, NewCommand, Rebind, SeatNo, Session, SessionLogin,
+    Alert, AlertFilter, Approval, DeliveryRow, Machine, MachineRole, NewCommand, Rebind, SeatNo, Session, SessionLogin,
 };
 use crate::{ids, now_ms, passwords};
 
@@ -186,6 +186,8 @@ pub struct SeatView {
     pub open_alerts: i64,
     pub bound_at: i64,
     pub bound_by: String,
+    /// `seat` or `console`.
+    pub role: MachineRole,
 }
 
 #[derive(Serialize)]
@@ -238,6 +240,7 @@ pub(crate) async fn seat_map(state: &AppState) -> Result<SeatMap, AppError> {
                 open_alerts: row.open_alerts,
                 bound_at: binding.bound_at,
                 bound_by: binding.bound_by,
+                role: row.machine.role,
             }
         })
         .collect();
@@ -253,6 +256,9 @@ pub struct BindRequest {
     /// The IP to bind; default: the one the PC enrolled from.
     #[serde(default)]
     pub ip: Option<String>,
+    /// Approve only: `seat` (default) or `console` (the examiner's PC, which reads ID cards).
+    #[serde(default)]
+    pub role: Option<MachineRole>,
 }
 
 fn seat_no(s: &str) -> Result<SeatNo, AppError> {
@@ -277,7 +283,13 @@ pub async fn approve(
     Json(req): Json<BindRequest>,
 ) -> Result<Json<Machine>, AppError> {
     let session = open_session(&state, &h, peer.ip()).await?;
-    let approval = Approval { key_id: req.key_id, seat: seat_no(&seat)?, ip: bind_ip(req.ip)?, actor: actor(&session) };
+    let approval = Approval {
+        key_id: req.key_id,
+        seat: seat_no(&seat)?,
+        ip: bind_ip(req.ip)?,
+        actor: actor(&session),
+        role: req.role.unwrap_or_default(),
+    };
     let machine = state.store.approve(approval, now_ms()).await?;
     state.hub.notify(ConsoleEvent::SeatsChanged);
     Ok(Json(machine))
@@ -292,6 +304,9 @@ pub async fn rebind(
     Json(req): Json<BindRequest>,
 ) -> Result<Json<Machine>, AppError> {
     let session = open_session(&state, &h, peer.ip()).await?;
+    if req.role.is_some() {
+        return Err(AppError::bad_request("role is for approve: a PC that takes a seat over takes the seat's role"));
+    }
     let rebind = Rebind { seat: seat_no(&seat)?, key_id: req.key_id, ip: bind_ip(req.ip)?, actor: actor(&session) };
     let rebound = state.store.rebind(rebind, now_ms()).await?;
     state.hub.send(&rebound.old_key_id, ToAgent::Close(format!("seat {seat} was given to another PC")));

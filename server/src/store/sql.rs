@@ -10,7 +10,7 @@ use super::{Binding, Machine, SeatNo, StoreError, parse_state};
 
 /// Columns of a machine with its binding, for `machine_from_row`.
 pub(super) const MACHINE_COLUMNS: &str = "m.key_id, m.public_key, m.macs, m.reported_ip, m.source_ip, m.host_name, \
-     m.agent_version, m.state, m.enrolled_at, s.seat_no, s.ip, s.bound_at, s.bound_by";
+     m.agent_version, m.state, m.enrolled_at, s.seat_no, s.ip, s.bound_at, s.bound_by, m.role";
 
 pub(super) fn parse_macs(json: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(json).map_err(|e| StoreError::Invalid(format!("stored MAC list is not JSON: {e}")))
@@ -28,7 +28,9 @@ pub(super) fn machine(
     state: String,
     enrolled_at: i64,
     binding: (Option<String>, Option<String>, Option<i64>, Option<String>),
+    role: String,
 ) -> Result<Machine, StoreError> {
+    let role = role.parse().map_err(StoreError::Invalid)?;
     let seat = match binding {
         (Some(seat), Some(ip), Some(bound_at), Some(bound_by)) => Some(Binding {
             seat: seat.parse::<SeatNo>().map_err(|e| StoreError::Invalid(e.to_string()))?,
@@ -51,6 +53,7 @@ pub(super) fn machine(
         state,
         enrolled_at,
         seat,
+        role,
     })
 }
 
@@ -88,6 +91,7 @@ macro_rules! sql_store {
                 row.try_get(7)?,
                 row.try_get(8)?,
                 (row.try_get(9)?, row.try_get(10)?, row.try_get(11)?, row.try_get(12)?),
+                row.try_get(13)?,
             )
         }
 
@@ -251,11 +255,14 @@ macro_rules! sql_store {
                     .bind(&a.actor)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query("UPDATE machines SET state = 'bound' WHERE key_id = $1")
+                sqlx::query("UPDATE machines SET state = 'bound', role = $2 WHERE key_id = $1")
                     .bind(&a.key_id)
+                    .bind(a.role.as_str())
                     .execute(&mut *tx)
                     .await?;
-                let detail = format!("seat {} bound to key {}: {}, bound IP {ip}", a.seat, a.key_id, describe(&m));
+                let as_console = if a.role == MachineRole::Console { " as the examiner's console" } else { "" };
+                let detail =
+                    format!("seat {} bound to key {}{as_console}: {}, bound IP {ip}", a.seat, a.key_id, describe(&m));
                 append(&mut tx, &entry(&a.actor, Action::Approve, format!("seat:{}", a.seat), detail), now).await?;
                 let m = load_machine(&mut tx, &a.key_id)
                     .await?
@@ -301,8 +308,10 @@ macro_rules! sql_store {
                     .bind(&old_key_id)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query("UPDATE machines SET state = 'bound' WHERE key_id = $1")
+                // A spare takes over the seat's role with its number.
+                sqlx::query("UPDATE machines SET state = 'bound', role = $2 WHERE key_id = $1")
                     .bind(&r.key_id)
+                    .bind(old.role.as_str())
                     .execute(&mut *tx)
                     .await?;
                 let detail = format!(
@@ -336,10 +345,10 @@ macro_rules! sql_store {
                         Some(b) => overview.seats.push(SeatRow {
                             seat: b.seat,
                             machine,
-                            last_seen: row.try_get(13)?,
-                            devices: row.try_get(14)?,
-                            outbox_pending: row.try_get(15)?,
-                            open_alerts: row.try_get(16)?,
+                            last_seen: row.try_get(14)?,
+                            devices: row.try_get(15)?,
+                            outbox_pending: row.try_get(16)?,
+                            open_alerts: row.try_get(17)?,
                         }),
                         None => overview.unbound.push(machine),
                     }
@@ -613,14 +622,20 @@ macro_rules! sql_store {
             }
 
             async fn session(&self, token_hash: &str, now: i64) -> Result<Option<Session>, StoreError> {
-                let row: Option<(Option<String>, Option<String>, i64)> = sqlx::query_as(
-                    "SELECT examiner, invigilator, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+                let row: Option<(Option<String>, Option<String>, i64, i64)> = sqlx::query_as(
+                    "SELECT examiner, invigilator, expires_at, last_active FROM sessions \
+                     WHERE token_hash = $1 AND expires_at > $2",
                 )
                 .bind(token_hash)
                 .bind(now)
                 .fetch_optional(&self.reader)
                 .await?;
-                Ok(row.map(|(examiner, invigilator, expires_at)| Session { examiner, invigilator, expires_at }))
+                Ok(row.map(|(examiner, invigilator, expires_at, last_active)| Session {
+                    examiner,
+                    invigilator,
+                    expires_at,
+                    last_active,
+                }))
             }
 
             async fn session_login(&self, l: SessionLogin, now: i64) -> Result<Session, StoreError> {
@@ -639,16 +654,28 @@ macro_rules! sql_store {
                         .await?;
                 }
                 let sql = match l.role {
-                    Role::Examiner => "UPDATE sessions SET examiner = $1, expires_at = $2 WHERE token_hash = $3",
-                    Role::Invigilator => "UPDATE sessions SET invigilator = $1, expires_at = $2 WHERE token_hash = $3",
+                    Role::Examiner => {
+                        "UPDATE sessions SET examiner = $1, expires_at = $2, last_active = $4 WHERE token_hash = $3"
+                    }
+                    Role::Invigilator => {
+                        "UPDATE sessions SET invigilator = $1, expires_at = $2, last_active = $4 WHERE token_hash = $3"
+                    }
                 };
-                sqlx::query(sql).bind(&l.username).bind(l.expires_at).bind(&l.token_hash).execute(&mut *tx).await?;
-                let (examiner, invigilator, expires_at): (Option<String>, Option<String>, i64) =
-                    sqlx::query_as("SELECT examiner, invigilator, expires_at FROM sessions WHERE token_hash = $1")
-                        .bind(&l.token_hash)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                let session = Session { examiner, invigilator, expires_at };
+                sqlx::query(sql)
+                    .bind(&l.username)
+                    .bind(l.expires_at)
+                    .bind(&l.token_hash)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let (examiner, invigilator, expires_at, last_active): (Option<String>, Option<String>, i64, i64) =
+                    sqlx::query_as(
+                        "SELECT examiner, invigilator, expires_at, last_active FROM sessions WHERE token_hash = $1",
+                    )
+                    .bind(&l.token_hash)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let session = Session { examiner, invigilator, expires_at, last_active };
                 let detail = format!(
                     "logged in as {}{}",
                     l.role.as_str(),

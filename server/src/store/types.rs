@@ -53,6 +53,36 @@ impl fmt::Display for SeatNo {
     }
 }
 
+/// What an enrolled PC is for: an exam PC, or the examiner's console PC
+/// (whose agent reads ID cards for login mode (a) and is never given candidates).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MachineRole {
+    #[default]
+    Seat,
+    Console,
+}
+
+impl MachineRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MachineRole::Seat => "seat",
+            MachineRole::Console => "console",
+        }
+    }
+}
+
+impl FromStr for MachineRole {
+    type Err = String;
+    fn from_str(s: &str) -> Result<MachineRole, String> {
+        match s {
+            "seat" => Ok(MachineRole::Seat),
+            "console" => Ok(MachineRole::Console),
+            _ => Err(format!("unknown machine role {s:?}: seat or console")),
+        }
+    }
+}
+
 pub fn state_str(state: BindingState) -> &'static str {
     match state {
         BindingState::Pending => "pending",
@@ -97,6 +127,8 @@ pub struct Machine {
     pub state: BindingState,
     pub enrolled_at: i64,
     pub seat: Option<Binding>,
+    /// `seat` unless approved as the examiner's console.
+    pub role: MachineRole,
 }
 
 /// Seat number ↔ PC ↔ IP.
@@ -123,6 +155,7 @@ pub struct Approval {
     /// The IP to bind; default: the one the enrolment came from.
     pub ip: Option<String>,
     pub actor: String,
+    pub role: MachineRole,
 }
 
 /// An examiner gives a seat to another enrolled PC (spare-PC takeover).
@@ -299,6 +332,8 @@ pub struct Session {
     pub examiner: Option<String>,
     pub invigilator: Option<String>,
     pub expires_at: i64,
+    /// The last thing a person did on the console (login, a POST, `session/activity`).
+    pub last_active: i64,
 }
 
 impl Session {

@@ -31,6 +31,8 @@ pub enum Action {
     AlertCleared,
     Restore,
     DeviceFault,
+    RosterImported,
+    RosterPurged,
 }
 
 impl Action {
@@ -50,6 +52,8 @@ impl Action {
             Action::AlertCleared => "alert_cleared",
             Action::Restore => "restore",
             Action::DeviceFault => "device_fault",
+            Action::RosterImported => "roster_imported",
+            Action::RosterPurged => "roster_purged",
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod error;
 pub mod hub;
 pub mod ids;
 pub mod passwords;
+pub mod seal;
 pub mod snapshots;
 pub mod store;
 pub mod tls;

@@ -8,6 +8,7 @@
 //! transaction as its audit row, so the two cannot disagree.
 
 mod postgres;
+pub mod roster;
 mod sql;
 mod sqlite;
 mod types;
@@ -17,6 +18,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use postgres::PgStore;
+pub use roster::{
+    Candidate, CandidateRow, ImportSummary, NewCandidate, NewImport, PurgeSummary, RosterStore, candidate_state_str,
+    parse_candidate_state, replace_refusal,
+};
 pub use sqlite::SqliteStore;
 pub use types::*;
 
@@ -60,7 +65,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
 /// Everything the server keeps. Times are Unix milliseconds, given by the
 /// caller so that tests control them.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: RosterStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn kind(&self) -> &'static str;
 

@@ -102,3 +102,4 @@ fn restrict_permissions(path: &Path) {
 }
 
 super::sql::sql_store!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow, "sqlite");
+super::roster::roster_store!(SqliteStore, sqlx::sqlite::SqliteRow);

@@ -21,6 +21,7 @@ pub fn config(global: &Global) -> anyhow::Result<Config> {
     if let Some(dir) = &global.data_dir {
         let database_was_default = config.database == Config::with_data_dir(&config.data_dir).database;
         let tls_was_default = config.tls == Config::with_data_dir(&config.data_dir).tls;
+        let roster_key_was_default = config.roster.key_file == Config::with_data_dir(&config.data_dir).roster.key_file;
         let fresh = Config::with_data_dir(dir);
         config.data_dir = dir.clone();
         if database_was_default {
@@ -28,6 +29,9 @@ pub fn config(global: &Global) -> anyhow::Result<Config> {
         }
         if tls_was_default {
             config.tls = fresh.tls;
+        }
+        if roster_key_was_default {
+            config.roster.key_file = fresh.roster.key_file;
         }
     }
     if let Some(db) = &global.database {

@@ -18,6 +18,12 @@
 //! [console]
 //! session_hours = 12
 //! allowed_ips = []                       # the seeds bind the console to its IP; empty = any
+//!
+//! [roster]
+//! key_file = "/var/lib/examgate/roster.key"  # seals photos and templates; NOT in backups
+//! utc_offset = "+08:00"                  # the exam centre's day; default: this machine's
+//! purge_after_hours = 72                 # after the end of the exam day
+//! purge_check_secs = 60
 //! ```
 
 use std::net::{IpAddr, SocketAddr};
@@ -37,6 +43,7 @@ pub struct Config {
     pub tls: TlsConfig,
     pub agents: AgentsConfig,
     pub console: ConsoleConfig,
+    pub roster: RosterConfig,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -61,6 +68,17 @@ pub struct ConsoleConfig {
     pub allowed_ips: Vec<IpAddr>,
 }
 
+#[derive(Clone, Debug, PartialEq)]
+pub struct RosterConfig {
+    /// The key that seals photos, templates and verification evidence (made on first use).
+    pub key_file: PathBuf,
+    /// Seconds east of UTC of the exam centre's day; `None`: this machine's local offset.
+    pub utc_offset_secs: Option<i32>,
+    /// How long after the end of the exam day photos and templates are kept.
+    pub purge_after_ms: i64,
+    pub purge_check_ms: u64,
+}
+
 impl Config {
     /// The defaults, with everything kept under `data_dir`.
     pub fn with_data_dir(data_dir: &Path) -> Config {
@@ -76,6 +94,12 @@ impl Config {
             },
             agents: AgentsConfig { signature_window_ms: 60_000, offline_after_ms: 15_000, max_body_bytes: 4 << 20 },
             console: ConsoleConfig { session_ms: 12 * 3_600_000, allowed_ips: Vec::new() },
+            roster: RosterConfig {
+                key_file: data_dir.join("roster.key"),
+                utc_offset_secs: None,
+                purge_after_ms: 72 * 3_600_000,
+                purge_check_ms: 60_000,
+            },
         }
     }
 
@@ -132,8 +156,44 @@ impl Config {
                 .allowed_ips
                 .push(ip.parse().map_err(|_| format!("console.allowed_ips: {ip:?} is not an IP address"))?);
         }
+        let roster = raw.roster.unwrap_or_default();
+        if let Some(key_file) = roster.key_file {
+            c.roster.key_file = key_file.into();
+        }
+        if let Some(offset) = roster.utc_offset {
+            c.roster.utc_offset_secs = Some(parse_utc_offset(&offset).ok_or_else(|| {
+                format!("roster.utc_offset = {offset:?} is not an offset like \"+08:00\" or \"-05:30\"")
+            })?);
+        }
+        if let Some(h) = roster.purge_after_hours {
+            c.roster.purge_after_ms = i64::from(h) * 3_600_000;
+        }
+        if let Some(s) = roster.purge_check_secs {
+            if s == 0 {
+                return Err("roster.purge_check_secs must be at least 1".into());
+            }
+            c.roster.purge_check_ms = u64::from(s) * 1000;
+        }
         Ok(c)
     }
+}
+
+/// `+08:00`, `-05:30`, `Z` → seconds east of UTC.
+pub fn parse_utc_offset(s: &str) -> Option<i32> {
+    if s == "Z" || s == "z" {
+        return Some(0);
+    }
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 || !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    (h <= 14 && m < 60).then_some(sign * (h * 3600 + m * 60))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +213,7 @@ struct RawConfig {
     tls: Option<RawTls>,
     agents: Option<RawAgents>,
     console: Option<RawConsole>,
+    roster: Option<RawRoster>,
 }
 
 #[derive(Default, Deserialize)]
@@ -177,6 +238,15 @@ struct RawAgents {
 struct RawConsole {
     session_hours: Option<u32>,
     allowed_ips: Option<Vec<String>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoster {
+    key_file: Option<String>,
+    utc_offset: Option<String>,
+    purge_after_hours: Option<u32>,
+    purge_check_secs: Option<u32>,
 }
 
 #[cfg(test)]
@@ -204,5 +274,22 @@ mod tests {
         assert_eq!(c.console.allowed_ips, vec!["10.0.0.5".parse::<IpAddr>().unwrap()]);
         let err = Config::parse("[agents]\nsignature_windw_secs = 3").unwrap_err();
         assert!(err.contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn roster_settings_have_defaults_and_offsets_are_checked() {
+        let c = Config::parse("data_dir = \"/srv/eg\"").unwrap();
+        assert_eq!(c.roster.key_file, PathBuf::from("/srv/eg/roster.key"));
+        assert_eq!(c.roster.utc_offset_secs, None);
+        assert_eq!(c.roster.purge_after_ms, 72 * 3_600_000);
+        let c = Config::parse("[roster]\nutc_offset = \"+08:00\"\npurge_after_hours = 1").unwrap();
+        assert_eq!(c.roster.utc_offset_secs, Some(8 * 3600));
+        assert_eq!(c.roster.purge_after_ms, 3_600_000);
+        assert_eq!(parse_utc_offset("-05:30"), Some(-(5 * 3600 + 30 * 60)));
+        for bad in ["08:00", "+8:00", "+08", "+15:00", "+08:60"] {
+            assert_eq!(parse_utc_offset(bad), None, "{bad}");
+        }
+        let err = Config::parse("[roster]\nutc_offset = \"CST\"").unwrap_err();
+        assert!(err.contains("+08:00"), "{err}");
     }
 }

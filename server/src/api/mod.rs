@@ -25,6 +25,7 @@ use examgate_protocol::link::paths;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::hub::Hub;
+use crate::seal::Sealer;
 use crate::snapshots::SnapshotFiles;
 use crate::store::Store;
 
@@ -35,12 +36,15 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub hub: Arc<Hub>,
     pub snapshots: SnapshotFiles,
+    /// Seals and opens roster photos, templates and verification evidence.
+    pub sealer: Arc<Sealer>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: Config) -> AppState {
         let snapshots = SnapshotFiles::new(config.snapshot_dir());
-        AppState { store, config: Arc::new(config), hub: Arc::new(Hub::default()), snapshots }
+        let sealer = Arc::new(Sealer::with_key_file(config.roster.key_file.clone()));
+        AppState { store, config: Arc::new(config), hub: Arc::new(Hub::default()), snapshots, sealer }
     }
 }
 

@@ -18,6 +18,10 @@
 //! [console]
 //! session_hours = 12
 //! allowed_ips = []                       # the seeds bind the console to its IP; empty = any
+//! idle_minutes = 15                      # locks after this long without a person's input
+//!
+//! [login]
+//! score_tolerance = 0                    # how far a seat's score may lie from the server's re-check
 //!
 //! [roster]
 //! key_file = "/var/lib/examgate/roster.key"  # seals photos and templates; NOT in backups
@@ -44,6 +48,14 @@ pub struct Config {
     pub agents: AgentsConfig,
     pub console: ConsoleConfig,
     pub roster: RosterConfig,
+    pub login: LoginConfig,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoginConfig {
+    /// How far a seat's fingerprint score may lie from the server's own for
+    /// standard templates (0: the same matcher on the same bytes agrees exactly).
+    pub score_tolerance: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -66,6 +78,8 @@ pub struct AgentsConfig {
 pub struct ConsoleConfig {
     pub session_ms: i64,
     pub allowed_ips: Vec<IpAddr>,
+    /// A console without a person's input for this long locks: both log in again.
+    pub idle_ms: i64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -93,7 +107,8 @@ impl Config {
                 names: vec!["localhost".into(), "127.0.0.1".into()],
             },
             agents: AgentsConfig { signature_window_ms: 60_000, offline_after_ms: 15_000, max_body_bytes: 4 << 20 },
-            console: ConsoleConfig { session_ms: 12 * 3_600_000, allowed_ips: Vec::new() },
+            console: ConsoleConfig { session_ms: 12 * 3_600_000, allowed_ips: Vec::new(), idle_ms: 15 * 60_000 },
+            login: LoginConfig { score_tolerance: 0 },
             roster: RosterConfig {
                 key_file: data_dir.join("roster.key"),
                 utc_offset_secs: None,
@@ -150,6 +165,18 @@ impl Config {
         let console = raw.console.unwrap_or_default();
         if let Some(h) = console.session_hours {
             c.console.session_ms = i64::from(h) * 3_600_000;
+        }
+        if let Some(m) = console.idle_minutes {
+            if m == 0 {
+                return Err("console.idle_minutes must be at least 1".into());
+            }
+            c.console.idle_ms = i64::from(m) * 60_000;
+        }
+        if let Some(t) = raw.login.unwrap_or_default().score_tolerance {
+            if t > 1000 {
+                return Err("login.score_tolerance must be 0 to 1000".into());
+            }
+            c.login.score_tolerance = t;
         }
         for ip in console.allowed_ips.unwrap_or_default() {
             c.console
@@ -214,6 +241,13 @@ struct RawConfig {
     agents: Option<RawAgents>,
     console: Option<RawConsole>,
     roster: Option<RawRoster>,
+    login: Option<RawLogin>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLogin {
+    score_tolerance: Option<u32>,
 }
 
 #[derive(Default, Deserialize)]
@@ -238,6 +272,7 @@ struct RawAgents {
 struct RawConsole {
     session_hours: Option<u32>,
     allowed_ips: Option<Vec<String>>,
+    idle_minutes: Option<u32>,
 }
 
 #[derive(Default, Deserialize)]
@@ -291,5 +326,14 @@ mod tests {
         }
         let err = Config::parse("[roster]\nutc_offset = \"CST\"").unwrap_err();
         assert!(err.contains("+08:00"), "{err}");
+    }
+
+    #[test]
+    fn the_console_locks_after_15_idle_minutes_and_scores_must_agree_exactly_by_default() {
+        let c = Config::parse("").unwrap();
+        assert_eq!((c.console.idle_ms, c.login.score_tolerance), (15 * 60_000, 0));
+        let c = Config::parse("[console]\nidle_minutes = 5\n[login]\nscore_tolerance = 3").unwrap();
+        assert_eq!((c.console.idle_ms, c.login.score_tolerance), (5 * 60_000, 3));
+        assert!(Config::parse("[console]\nidle_minutes = 0").is_err());
     }
 }

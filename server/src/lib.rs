@@ -18,6 +18,7 @@ pub mod crypto;
 pub mod error;
 pub mod hub;
 pub mod ids;
+pub mod login;
 pub mod passwords;
 pub mod seal;
 pub mod snapshots;

@@ -1,9 +1,12 @@
-// The seat page. The candidate picks an exam language, then logs in in three
-// steps: (1) the ID number or booking number, typed or read from the ID card;
-// (2) a fingerprint, which the server matches (lib/server.js); (3) a look at
-// the camera. Three failures send the candidate to the examiner. Usable by
-// keyboard alone; every word comes from /i18n/<lang>.json. Talks only to the
-// agent that served it and, through lib/server.js, to the exam-centre server.
+// The seat page. Login mode (b): the candidate picks an exam language, then
+// logs in in three steps: (1) the ID number or booking number, typed or read
+// from the ID card; (2) a fingerprint, matched against the enrolled ones
+// (lib/server.js); (3) a look at the camera. Three failures send the
+// candidate to the examiner, whose decision arrives as an event. Login mode
+// (a): the examiner read the card at the console and the server gave this
+// seat to the candidate; the page greets them by name in their roster
+// language and goes on to the photo. Usable by keyboard alone; every word
+// comes from /i18n/<lang>.json. Talks only to the agent that served it.
 
 import { AgentError, call, listen } from "./lib/agent.js";
 import { startPreview } from "./lib/camera.js";
@@ -11,6 +14,7 @@ import { applyLayout, loadLanguages, markLanguage, translate } from "./lib/i18n.
 import { parseIdentity, sanitize } from "./lib/identity.js";
 import { blockShortcuts, enterFullscreen, isFullscreen, watchFullscreen } from "./lib/keys.js";
 import * as server from "./lib/server.js";
+import { ServerUnreachable } from "./lib/server.js";
 
 const MAX_FAILURES = 3;
 /** Spoken before a language is chosen: the language screen's title, in this order. */
@@ -18,6 +22,16 @@ const PROMPT_LANGUAGES = ["zh-CN", "en"];
 const STEPS = ["id", "finger", "camera"];
 /** Capture errors the candidate can fix; anything else means the reader is not working. */
 const CAPTURE_ERRORS = { poor_quality: "finger.poor_quality", no_finger: "finger.no_finger", timeout: "finger.no_finger" };
+/** What the server can say about an identity other than "found", as the message under step 1. */
+const LOOKUP_REFUSALS = {
+  not_found: "id.not_found",
+  not_today: "id.not_today",
+  assigned_elsewhere: "id.assigned_elsewhere",
+  already_admitted: "id.already_admitted",
+  seat_busy: "id.seat_busy",
+};
+/** Mode (a), as the server names it: the examiner read the card at the console. */
+const CARD_AT_CONSOLE = "card_at_console";
 
 const $ = (id) => document.getElementById(id);
 
@@ -28,6 +42,10 @@ const session = {
   /** "id" | "finger" | "camera" | "result", or null before the first language choice. */
   step: null,
   identity: null,
+  /** The server's booking number for the candidate at this seat, once known. */
+  booking: null,
+  /** "seat" (mode b) or "card_at_console" (mode a). */
+  mode: "seat",
   candidateName: null,
   failures: 0,
   verdict: null,
@@ -38,6 +56,17 @@ const session = {
 
 /** The language messages are shown in: the chosen one, else the first prompt language. */
 const speaking = () => session.language ?? session.languages.get(PROMPT_LANGUAGES[0]);
+
+/** The page's language for a roster's code (`zh` -> `zh-CN`, `mn` -> `mn-Mong`, `kk` -> `kk-Arab`), or null. */
+function pageLanguage(code) {
+  if (!code) return null;
+  if (session.languages.has(code)) return session.languages.get(code);
+  const primary = code.toLowerCase().split("-")[0];
+  for (const language of session.languages.values()) {
+    if (language.code.toLowerCase().split("-")[0] === primary) return language;
+  }
+  return null;
+}
 
 // ---------------------------------------------------------------- language
 
@@ -107,13 +136,18 @@ function showLanguageScreen() {
 }
 
 function chooseLanguage(code) {
-  session.language = session.languages.get(code);
-  applyLayout(session.language);
+  showLoginIn(session.languages.get(code));
+  if (!isFullscreen()) enterFullscreen();
+  goto(session.step ?? "id", { keepStatus: true });
+}
+
+/** Leave the language screen for the login screen, laid out and worded in `language`. */
+function showLoginIn(language) {
+  session.language = language;
+  applyLayout(language);
   render();
   $("screen-language").hidden = true;
   $("screen-login").hidden = false;
-  if (!isFullscreen()) enterFullscreen();
-  goto(session.step ?? "id", { keepStatus: true });
 }
 
 /** Put every text of the page into the current language. */
@@ -126,6 +160,9 @@ function render() {
   const candidate = $("candidate");
   candidate.hidden = !session.candidateName;
   candidate.textContent = session.candidateName ? language.t("candidate.greeting", { name: session.candidateName }) : "";
+  $("greet-title").textContent = language.t("greeting.title", { name: session.candidateName ?? "" });
+  // Mode (a) has no identity or fingerprint step: the examiner did those at the console.
+  document.querySelector(".steps").hidden = session.mode === CARD_AT_CONSOLE;
 }
 
 // ---------------------------------------------------------------- steps
@@ -146,7 +183,7 @@ function goto(step, { keepStatus = false, failedStep = null } = {}) {
   else stopCamera();
   if (!keepStatus) setStatus(null);
   render();
-  const focus = { id: "id-number", finger: "finger-start", camera: "camera-continue", result: "result-title" }[step];
+  const focus = { greet: "greet-continue", id: "id-number", finger: "finger-start", camera: "camera-continue", result: "result-title" }[step];
   $(focus).focus({ focusVisible: true });
 }
 
@@ -168,7 +205,7 @@ function setStatus(key, kind = "info") {
 function setBusy(busy) {
   session.busy = busy;
   document.querySelector(".panel").setAttribute("aria-busy", String(busy));
-  for (const id of ["finger-start", "finger-back", "camera-continue", "id-confirm"]) {
+  for (const id of ["finger-start", "finger-back", "camera-continue", "id-confirm", "greet-continue"]) {
     $(id).setAttribute("aria-disabled", String(busy));
   }
 }
@@ -207,16 +244,24 @@ async function acceptIdentity(identity) {
   let found;
   try {
     found = await server.lookupCandidate(identity);
-  } catch {
-    return toExaminer("server_unreachable");
+  } catch (e) {
+    if (!(e instanceof ServerUnreachable)) console.error("seat page: lookup failed", e);
+    setStatus("server.unreachable", "error");
+    $("id-number").focus();
+    return;
   }
-  if (found.status === "not_found") {
-    setStatus("id.not_found", "error");
+  if (found.status in LOOKUP_REFUSALS) {
+    setStatus(LOOKUP_REFUSALS[found.status], "error");
     $("id-number").focus();
     return;
   }
   session.identity = identity;
+  session.mode = "seat";
+  session.booking = found.booking_number ?? null;
   session.candidateName = (found.status === "found" && found.name) || identity.card?.name || null;
+  if (found.status === "refused") return showResult("refused");
+  session.failures = Math.max(session.failures, found.failures ?? 0);
+  if (found.state === "waiting_for_examiner") return showResult("examiner", "finger");
   goto("finger", { keepStatus: identity.source === "card" });
 }
 
@@ -267,23 +312,36 @@ function captureFinger() {
     } catch (e) {
       return fail(CAPTURE_ERRORS[e instanceof AgentError ? e.kind : ""] ?? "finger.unavailable");
     }
-    let verdict;
+    let answer;
     try {
-      ({ verdict } = await server.verifyWithServer({ identity: session.identity, capture, attempt: session.failures + 1 }));
-    } catch {
-      return toExaminer("server_unreachable");
+      answer = await server.verifyWithServer({ identity: session.identity, capture, attempt: session.failures + 1 });
+    } catch (e) {
+      if (!(e instanceof ServerUnreachable)) console.error("seat page: verification failed", e);
+      // Not the candidate's failure: the attempt does not count.
+      setStatus("server.unreachable", "error");
+      $("finger-start").focus();
+      return;
     }
-    if (verdict === "no_match") return fail("finger.no_match");
+    const { verdict } = answer;
+    if (verdict === "no_match") {
+      const examiner = answer.state === "waiting_for_examiner";
+      return fail("finger.no_match", { failures: answer.failures, examiner });
+    }
     session.verdict = verdict;
     goto("camera");
     setStatus(verdict === "match" ? "finger.matched" : "finger.waiting_examiner", verdict === "match" ? "ok" : "info");
   });
 }
 
-/** One failed attempt: say why and how many are left, or send for the examiner. */
-function fail(key) {
-  session.failures += 1;
-  if (session.failures >= MAX_FAILURES) return toExaminer(key);
+/**
+ * One failed attempt: say why and how many are left, or send for the examiner.
+ * `failures` is the server's count when it gave one (it counts the whole day).
+ */
+function fail(key, { failures = session.failures + 1, examiner = false } = {}) {
+  session.failures = failures;
+  if (examiner || session.failures >= MAX_FAILURES) {
+    return toExaminer(key === "finger.unavailable" ? "device_fault" : "three_failures");
+  }
   setStatus(key, "error");
   render();
   $("finger-start").focus();
@@ -318,11 +376,32 @@ function finishCamera() {
     let outcome;
     try {
       ({ outcome } = await server.finishLogin({ identity: session.identity, verdict: session.verdict, snapshot }));
-    } catch {
-      return toExaminer("server_unreachable");
+    } catch (e) {
+      if (!(e instanceof ServerUnreachable)) console.error("seat page: finishing the login failed", e);
+      setStatus("server.unreachable", "error");
+      $("camera-continue").focus();
+      return;
     }
-    showResult(outcome === "admitted" ? "admitted" : "waiting");
+    showResult({ admitted: "admitted", refused: "refused" }[outcome] ?? "waiting");
   });
+}
+
+// ---------------------------------------------------------------- mode (a): the card read at the console
+
+/** The server gave this seat to `candidate` (`{booking_number, name, language}`): greet them by name. */
+function greet(candidate) {
+  stopCamera();
+  Object.assign(session, {
+    identity: null,
+    booking: candidate.booking_number,
+    mode: CARD_AT_CONSOLE,
+    candidateName: candidate.name,
+    failures: 0,
+    verdict: null,
+    step: null,
+  });
+  showLoginIn(pageLanguage(candidate.language) ?? speaking());
+  goto("greet");
 }
 
 // ---------------------------------------------------------------- results
@@ -330,6 +409,8 @@ function finishCamera() {
 /** How a login can end, each with its title and text. */
 const RESULTS = {
   admitted: ["result.admitted.title", "result.admitted.body"],
+  examiner_admitted: ["result.examiner_admitted.title", "result.examiner_admitted.body"],
+  refused: ["result.refused.title", "result.refused.body"],
   waiting: ["result.waiting.title", "result.waiting.body"],
   examiner: ["result.examiner.title", "result.examiner.body"],
 };
@@ -340,6 +421,7 @@ function showResult(kind, failedStep = null) {
   goto("result", { failedStep });
 }
 
+/** Send for the examiner; `reason` is a word (three_failures, device_fault). */
 async function toExaminer(reason) {
   showResult("examiner", session.step === "result" ? null : session.step);
   try {
@@ -347,6 +429,23 @@ async function toExaminer(reason) {
   } catch {
     // The result screen already tells the candidate to raise a hand.
   }
+}
+
+/** The examiner decided (`admitted` or `refused`) about the candidate at this seat. */
+function onDecision(event) {
+  if (session.booking && event.booking_number && event.booking_number !== session.booking) return;
+  session.booking = event.booking_number ?? session.booking;
+  if ($("screen-login").hidden) showLoginIn(speaking());
+  showResult(event.decision === "admitted" ? "examiner_admitted" : "refused");
+}
+
+/** The examiner's warning: their words as text, never as markup. */
+function showWarning(text) {
+  const dialog = $("warning");
+  translate(dialog, speaking());
+  markLanguage(dialog, speaking());
+  $("warning-text").textContent = text;
+  if (!dialog.open) dialog.showModal();
 }
 
 // ---------------------------------------------------------------- keyboard, full screen, agent
@@ -396,6 +495,15 @@ function onAgentEvent(event) {
     case "device_detached":
       refreshDevices();
       break;
+    case "candidate_assigned":
+      greet(event);
+      break;
+    case "login_decision":
+      onDecision(event);
+      break;
+    case "warning":
+      if (typeof event.text === "string") showWarning(event.text);
+      break;
   }
 }
 
@@ -424,6 +532,8 @@ function wire() {
   $("finger-start").addEventListener("click", captureFinger);
   $("finger-back").addEventListener("click", () => !session.busy && goto("id"));
   $("camera-continue").addEventListener("click", finishCamera);
+  $("greet-continue").addEventListener("click", () => !session.busy && goto("camera"));
+  $("warning-close").addEventListener("click", () => $("warning").close());
   $("change-language").addEventListener("click", showLanguageScreen);
   window.addEventListener("keydown", onKeyDown);
 
@@ -449,7 +559,39 @@ async function boot() {
     },
   });
   showLanguageScreen();
+  await resume();
   document.documentElement.dataset.ready = "true";
+}
+
+/** How long the page waits at start for the agent to say who is at this seat. */
+const RESUME_WAIT_MS = 5000;
+
+/** A candidate already at this seat (a reload, an assignment made before the page was up). */
+async function resume() {
+  let state = null;
+  try {
+    state = await Promise.race([
+      server.loginState(),
+      new Promise((resolve) => setTimeout(() => resolve(null), RESUME_WAIT_MS)),
+    ]);
+  } catch {
+    return; // the server is away: the candidate starts on the language screen
+  }
+  const candidate = state?.candidate;
+  if (!candidate || session.step !== null) return;
+  if (candidate.state === "assigned") return greet(candidate);
+  Object.assign(session, {
+    booking: candidate.booking_number,
+    mode: candidate.mode === CARD_AT_CONSOLE ? CARD_AT_CONSOLE : "seat",
+    candidateName: candidate.name,
+    failures: candidate.failures ?? 0,
+  });
+  const result = { admitted: "admitted", refused: "refused", waiting_for_examiner: "examiner" }[candidate.state];
+  if (!result && candidate.state !== "verifying") return;
+  showLoginIn(pageLanguage(candidate.language) ?? speaking());
+  if (result) return showResult(result);
+  session.identity = { kind: "booking_number", value: candidate.booking_number, source: "keyboard" };
+  goto("finger");
 }
 
 boot().catch((e) => {

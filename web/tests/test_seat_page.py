@@ -55,13 +55,15 @@ def box(page, selector):
 
 
 def fake_server(page, **answers):
-    """Replace lib/server.js's calls with canned answers; calls are kept in window.serverCalls."""
+    """Replace lib/server.js's calls with canned answers ("unreachable": the server cannot be
+    reached); calls are kept in window.serverCalls."""
     page.evaluate(
         """async (answers) => {
             const server = await import("/lib/server.js");
             window.serverCalls = [];
             const answer = (name) => async (request) => {
                 window.serverCalls.push([name, JSON.parse(JSON.stringify(request ?? null))]);
+                if (answers[name] === "unreachable") throw new server.ServerUnreachable("test");
                 return answers[name];
             };
             server.useServer({
@@ -264,7 +266,7 @@ def test_a_matching_fingerprint_and_the_camera_admit_the_candidate(page, screens
 
     def snapshot(route):
         snapshots.append(json.loads(route.request.post_data))
-        route.fulfill(json={"snapshot": {"id": 1, "reason": "identity_verification"}})
+        route.fulfill(json={"jpeg": None, "record": {"id": 1, "reason": "identity_verification", "sha256": "ab" * 32}})
 
     page.route("**/v1/camera/snapshot", snapshot)
     choose(page, "zh-CN")
@@ -290,7 +292,7 @@ def test_a_matching_fingerprint_and_the_camera_admit_the_candidate(page, screens
     assert [name for name, _ in calls] == ["lookupCandidate", "verifyWithServer", "finishLogin"]
     assert calls[0][1] == {"kind": "id_number", "value": VALID_ID, "source": "keyboard"}
     assert calls[1][1]["capture"]["template"] and calls[1][1]["attempt"] == 1
-    assert calls[2][1]["verdict"] == "match" and calls[2][1]["snapshot"]["snapshot"]["id"] == 1
+    assert calls[2][1]["verdict"] == "match" and calls[2][1]["snapshot"]["record"]["sha256"] == "ab" * 32
 
 
 # --------------------------------------------------------------- failures
@@ -318,7 +320,7 @@ def test_three_unclear_fingerprints_send_the_candidate_to_the_examiner(page, age
     page.wait_for_function("window.serverCalls.some(([name]) => name === 'askExaminer')")
     ask = [request for name, request in page.evaluate("window.serverCalls") if name == "askExaminer"]
     assert ask == [{"identity": {"kind": "id_number", "value": VALID_ID, "source": "keyboard"},
-                    "failures": 3, "reason": "finger.poor_quality"}]
+                    "failures": 3, "reason": "three_failures"}]
     page.screenshot(path=screenshots / "ar-result-examiner.png")
 
 
@@ -388,6 +390,156 @@ def test_a_card_the_agent_cannot_read_leaves_typing_the_number(context, agent):
     page.keyboard.type(VALID_ID)
     page.keyboard.press("Enter")
     wait_for_step(page, "finger")
+
+
+# --------------------------------------------------------------- what the server answers
+
+
+def seat_page(context, agent):
+    """A seat page whose event socket the test can add events to (the agent's own events pass through)."""
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    sockets = card_events(page)
+    page.goto(agent.base + "/")
+    page.wait_for_selector("html[data-ready=true]")
+    assert sockets, "the page opened no event socket"
+    return page, sockets
+
+
+def send_event(sockets, event):
+    sockets[-1].send(json.dumps({"timestamp": "2026-11-25T08:00:00.000Z", **event}))
+
+
+@pytest.mark.parametrize("status, key", [
+    ("not_found", "id.not_found"),
+    ("not_today", "id.not_today"),
+    ("assigned_elsewhere", "id.assigned_elsewhere"),
+    ("already_admitted", "id.already_admitted"),
+    ("seat_busy", "id.seat_busy"),
+    ("unreachable", "server.unreachable"),
+])
+def test_a_lookup_the_server_refuses_is_explained_and_the_candidate_stays_on_step_one(page, status, key):
+    text = messages("es")["messages"]
+    choose(page, "es")
+    answer = status if status == "unreachable" else {"status": status, "message": "for the log only"}
+    fake_server(page, lookupCandidate=answer)
+    page.keyboard.type(VALID_ID)
+    page.keyboard.press("Enter")
+    wait_for_status(page, key)
+    assert shown_text(page, "#status") == text[key]
+    assert page.locator("#panel-id").is_visible() and active_id(page) == "id-number"
+    assert "for the log only" not in page.locator("body").inner_text()
+
+
+def test_a_candidate_the_examiner_refused_earlier_sees_the_refusal(page):
+    text = messages("ru")["messages"]
+    choose(page, "ru")
+    fake_server(page, lookupCandidate={"status": "refused", "message": "refused by the examiner"})
+    page.keyboard.type(VALID_ID)
+    page.keyboard.press("Enter")
+    wait_for_step(page, "result")
+    assert shown_text(page, "#result-title") == text["result.refused.title"]
+    assert shown_text(page, "#result-body") == text["result.refused.body"]
+
+
+def test_an_unreachable_server_during_the_scan_costs_no_attempt(page):
+    text = messages("fr")["messages"]
+    choose(page, "fr")
+    fake_server(page, lookupCandidate={"status": "found", "booking_number": "20261125001", "name": "Léa",
+                                       "language": "fr", "state": "verifying", "failures": 0},
+                verifyWithServer="unreachable")
+    enter_id(page)
+    page.keyboard.press("Enter")
+    wait_for_status(page, "server.unreachable")
+    assert shown_text(page, "#status") == text["server.unreachable"]
+    assert page.locator("#attempts").is_hidden() and active_id(page) == "finger-start"
+
+
+def test_failures_counted_by_the_server_carry_over_and_its_examiner_state_ends_the_attempts(page):
+    text = messages("de")["messages"]
+    choose(page, "de")
+    fake_server(page,
+                lookupCandidate={"status": "found", "booking_number": "20261125001", "name": "Jonas",
+                                 "language": "de", "state": "verifying", "failures": 1},
+                verifyWithServer={"verdict": "no_match", "score": 75, "failures": 2, "state": "verifying"})
+    enter_id(page)
+    page.keyboard.press("Enter")
+    wait_for_status(page, "finger.no_match")
+    assert shown_text(page, "#attempts") == text["attempts.left"].replace("{count}", "1")
+    fake_server(page, verifyWithServer={"verdict": "no_match", "score": 80, "failures": 3,
+                                        "state": "waiting_for_examiner"})
+    page.keyboard.press("Enter")
+    wait_for_step(page, "result")
+    assert shown_text(page, "#result-title") == text["result.examiner.title"]
+    page.wait_for_function("window.serverCalls.some(([name]) => name === 'askExaminer')")
+    ask = [r for name, r in page.evaluate("window.serverCalls") if name == "askExaminer"]
+    assert ask[0]["failures"] == 3 and ask[0]["reason"] == "three_failures"
+
+
+@pytest.mark.parametrize("roster_language, code", [("ug", "ug"), ("mn", "mn-Mong"), ("zh", "zh-CN")])
+def test_a_candidate_assigned_from_the_console_is_greeted_by_name_in_their_language(
+        context, agent, screenshots, roster_language, code):
+    # Mode (a): the examiner read the card at the console; the server gave this seat to the candidate.
+    text = messages(code)["messages"]
+    page, sockets = seat_page(context, agent)
+    fake_server(page, finishLogin={"outcome": "admitted"})
+    send_event(sockets, {"type": "candidate_assigned", "booking_number": "20261125001", "name": "张伟",
+                         "language": roster_language})
+    wait_for_step(page, "greet")
+    assert page.locator("html").get_attribute("lang") == code
+    assert shown_text(page, "#greet-title") == text["greeting.title"].replace("{name}", "张伟")
+    assert shown_text(page, "#candidate") == text["candidate.greeting"].replace("{name}", "张伟")
+    # No identity or fingerprint step: the examiner did those at the console.
+    assert page.locator(".steps").is_hidden()
+    assert active_id(page) == "greet-continue"
+    page.screenshot(path=screenshots / f"{code}-greeting.png")
+    page.keyboard.press("Enter")
+    wait_for_step(page, "camera")
+    page.keyboard.press("Enter")
+    wait_for_step(page, "result")
+    assert shown_text(page, "#result-title") == text["result.admitted.title"]
+    calls = page.evaluate("window.serverCalls")
+    assert [name for name, _ in calls] == ["finishLogin"] and calls[0][1]["identity"] is None
+    assert not page.errors, page.errors
+
+
+@pytest.mark.parametrize("decision, result", [("admitted", "examiner_admitted"), ("refused", "refused")])
+def test_the_examiners_decision_reaches_the_candidate_waiting_for_it(context, agent, decision, result):
+    text = messages("ko")["messages"]
+    page, sockets = seat_page(context, agent)
+    choose(page, "ko")
+    fake_server(page,
+                lookupCandidate={"status": "found", "booking_number": "20261125002", "name": "김민준",
+                                 "language": "ko", "state": "verifying", "failures": 0},
+                verifyWithServer={"verdict": "no_match", "score": 12, "failures": 3, "state": "waiting_for_examiner"})
+    enter_id(page)
+    page.keyboard.press("Enter")
+    wait_for_step(page, "result")
+    assert page.locator("#panel-result").get_attribute("data-result") == "examiner"
+    # A decision about someone else's booking is not this candidate's.
+    send_event(sockets, {"type": "login_decision", "booking_number": "20261125099", "decision": decision})
+    send_event(sockets, {"type": "login_decision", "booking_number": "20261125002", "decision": decision})
+    page.wait_for_selector(f'#panel-result[data-result="{result}"]')
+    assert shown_text(page, "#result-title") == text[f"result.{result}.title"]
+    assert shown_text(page, "#result-body") == text[f"result.{result}.body"]
+    assert not page.errors, page.errors
+
+
+def test_an_examiners_warning_is_shown_as_text(context, agent):
+    text = messages("ar")["messages"]
+    page, sockets = seat_page(context, agent)
+    choose(page, "ar")
+    words = "<b>Keep</b> your eyes on your own screen <img src=x onerror=alert(1)>"
+    send_event(sockets, {"type": "warning", "text": words})
+    page.wait_for_selector("#warning[open]")
+    assert shown_text(page, "#warning-title") == text["warning.title"]
+    assert page.locator("#warning-text").inner_text() == words
+    assert page.locator("#warning-text *").count() == 0
+    assert active_id(page) == "warning-close"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#warning:not([open])", state="attached")
+    assert not page.errors, page.errors
 
 
 # --------------------------------------------------------------- staying on the page

@@ -85,6 +85,12 @@ pub struct RunArgs {
     /// Address to listen on, instead of the config's (default 127.0.0.1:17480)
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// The enrolment directory (examgate-agent enrol --state-dir): login calls the server through it
+    #[arg(long, value_name = "DIR")]
+    pub link_dir: Option<PathBuf>,
+    /// This PC is the examiner's console: every ID card inserted is read and sent to the server (login mode a)
+    #[arg(long)]
+    pub console: bool,
 }
 
 #[derive(Debug, Args)]

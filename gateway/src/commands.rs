@@ -55,6 +55,22 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
+    if let Some(dir) = args.link_dir {
+        config.link.state_dir = Some(dir);
+    }
+    if args.console {
+        config.link.role = crate::login::Role::Console;
+    }
+    let server = match &config.link.state_dir {
+        Some(dir) => {
+            let client = crate::link::commands::enrolled_client(dir)?;
+            if client.is_none() {
+                tracing::warn!(dir = %dir.display(), "no enrolment there: login answers no_server until this PC is enrolled");
+            }
+            client
+        }
+        None => None,
+    };
     if config.devices.is_empty() {
         tracing::warn!("no devices configured; pass --device SELECTOR (for example --device sim:fingerprint)");
     }
@@ -69,7 +85,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     config.listen = local;
     let drivers = open_drivers(&config)?;
     let manager = DeviceManager::start(drivers, manager_options(&config));
-    let state = AppState::new(manager.clone(), Settings::from_config(&config));
+    let mut settings = Settings::from_config(&config);
+    settings.login.server = server;
+    let state = AppState::new(manager.clone(), settings);
     // A store that cannot be used is reported now, not at the first snapshot.
     let cameras =
         config.devices.iter().any(|d| matches!(d, DeviceSelector::SimCamera { .. } | DeviceSelector::Webcam(_)));
@@ -97,6 +115,12 @@ async fn serve(listener: std::net::TcpListener, state: AppState) -> anyhow::Resu
     let app = api::app(state.clone());
     let scheduler =
         tokio::spawn(scheduler::run(state.devices().clone(), Arc::clone(state.snapshots()), state.stopping()));
+    if state.login().role() == crate::login::Role::Console {
+        match state.login().server() {
+            Some(_) => drop(tokio::spawn(api::console_cards(state.clone()))),
+            None => tracing::warn!("--console without an enrolment (--link-dir): card reads go nowhere"),
+        }
+    }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {

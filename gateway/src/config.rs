@@ -27,6 +27,10 @@
 //! count = 5                            # scheduled snapshots in the exam
 //! min_gap_s = 180
 //! margin_s = 60                        # none this close to the start or end
+//!
+//! [link]
+//! state_dir = "/var/lib/examgate/link"  # an enrolment (examgate-agent enrol): login calls the server through it
+//! role = "seat"                         # or "console": the examiner's PC, whose card reads go to the server
 //! ```
 
 use std::fmt;
@@ -64,6 +68,16 @@ pub struct Config {
     /// A vendor's WLT photo decoder plugin; without one the card photo is
     /// reported as bytes and SHA-256 only.
     pub wlt_decoder: Option<std::path::PathBuf>,
+    /// The enrolment login uses, and what this PC is.
+    pub link: LinkConfig,
+}
+
+/// The `[link]` table: where `run` finds the enrolment for login calls.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LinkConfig {
+    /// The directory `examgate-agent enrol` wrote (link.toml, link-key.pk8).
+    pub state_dir: Option<std::path::PathBuf>,
+    pub role: crate::login::Role,
 }
 
 impl Default for Config {
@@ -77,6 +91,7 @@ impl Default for Config {
             host_grace: Duration::from_secs(2),
             snapshots: SnapshotSettings::default(),
             wlt_decoder: None,
+            link: LinkConfig::default(),
         }
     }
 }
@@ -95,6 +110,15 @@ struct RawConfig {
     host_grace_ms: Option<u64>,
     snapshots: Option<RawSnapshots>,
     wlt_decoder: Option<String>,
+    link: Option<RawLink>,
+}
+
+/// The `[link]` table as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    state_dir: Option<String>,
+    role: Option<String>,
 }
 
 /// The `[snapshots]` table as written.
@@ -137,6 +161,8 @@ pub enum ConfigError {
     EmptyToken { path: String },
     #[error("config {path}: [snapshots] {field}: {why}")]
     Snapshots { path: String, field: &'static str, why: String },
+    #[error("config {path}: [link] {field}: {why}")]
+    Link { path: String, field: &'static str, why: String },
 }
 
 impl Config {
@@ -218,6 +244,18 @@ impl Config {
         }
         if let Some(raw) = raw.snapshots {
             config.snapshots = snapshot_settings(raw, label)?;
+        }
+        if let Some(raw) = raw.link {
+            let bad = |field, why: String| ConfigError::Link { path: path(), field, why };
+            if let Some(dir) = raw.state_dir {
+                if dir.trim().is_empty() {
+                    return Err(bad("state_dir", "is empty; remove the line to run without a server".into()));
+                }
+                config.link.state_dir = Some(dir.into());
+            }
+            if let Some(role) = raw.role {
+                config.link.role = role.parse().map_err(|why| bad("role", why))?;
+            }
         }
         Ok(config)
     }
@@ -493,6 +531,16 @@ mod tests {
         assert!(error("[snapshots]\nquality = 0\n").contains("quality: 0 is outside 1..=100"));
         assert!(error("[snapshots]\ncount = 3\n").contains("a policy without a schedule"));
         assert!(error("[snapshots]\nseed = 3\n").contains("unknown field `seed`"));
+    }
+
+    #[test]
+    fn reads_the_link_table() {
+        let c = parse("[link]\nstate_dir = \"/var/lib/examgate/link\"\nrole = \"console\"\n");
+        assert_eq!(c.link.state_dir, Some(std::path::PathBuf::from("/var/lib/examgate/link")));
+        assert_eq!(c.link.role, crate::login::Role::Console);
+        assert_eq!(parse("").link.role, crate::login::Role::Seat);
+        assert!(error("[link]\nrole = \"examiner\"\n").contains("[link] role: role = \"examiner\""));
+        assert!(error("[link]\nserver = \"x\"\n").contains("unknown field `server`"));
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! - [`templates`]: base64 and format detection at the edge, built-in matchers.
 //! - [`idcard`]: a reader's read becomes the card JSON of the API and the CLI.
 //! - [`host`]: the driver host for plugins; [`plugin_check`]: `plugin check`.
+//! - [`link`]: the link to the exam-centre server; [`login`]: identity
+//!   verification at login (the current candidate, recent captures).
 //! - [`commands`]: what each CLI subcommand does; [`cli`]: its arguments.
 
 pub mod api;
@@ -26,6 +28,7 @@ pub(crate) mod fakes;
 pub mod host;
 pub mod idcard;
 pub mod link;
+pub mod login;
 pub mod photo;
 pub mod plugin_check;
 pub mod scheduler;

@@ -27,6 +27,8 @@ pub(super) async fn template(State(state): State<AppState>, body: Bytes) -> Resu
         Some(ms) => return Err(AppError::BadRequest(format!("timeout_ms = {ms} is outside 1..=600000"))),
     };
     let (device, template) = state.devices().capture(request.device.as_deref(), timeout).await?;
+    // Login accepts only templates this agent's readers produced (POST /v1/login/verify).
+    state.login().captured().remember(&template.data);
     Ok(Json(TemplateResponse {
         template: templates::encode(&template.data),
         format: template.format.to_string(),

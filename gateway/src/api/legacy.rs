@@ -95,7 +95,10 @@ fn failed(state: &AppState, caller: Caller, error: &AppError) -> Response {
 
 pub(super) async fn get_template(State(state): State<AppState>, caller: Caller) -> Response {
     match state.devices().capture(None, state.0.capture_timeout).await {
-        Ok((_, template)) => text(templates::encode(&template.data)),
+        Ok((_, template)) => {
+            state.login().captured().remember(&template.data);
+            text(templates::encode(&template.data))
+        }
         Err(e) => failed(&state, caller, &e),
     }
 }

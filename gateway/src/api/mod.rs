@@ -9,6 +9,7 @@ mod events;
 mod fingerprint;
 mod idcard;
 mod legacy;
+mod login;
 mod openapi;
 mod seat;
 mod security;
@@ -34,6 +35,7 @@ use crate::devices::DeviceManager;
 use crate::error::AppError;
 
 pub use legacy::Caller;
+pub use login::console_cards;
 pub use openapi::OPENAPI_JSON;
 
 /// What the API needs to know beyond the devices.
@@ -46,6 +48,8 @@ pub struct Settings {
     pub capture_timeout: Duration,
     pub snapshots: SnapshotSettings,
     pub wlt_decoder: Option<std::path::PathBuf>,
+    /// The link to the server for login, and the machine's role.
+    pub login: crate::login::LoginSettings,
 }
 
 impl Settings {
@@ -57,6 +61,7 @@ impl Settings {
             capture_timeout: config.capture_timeout,
             snapshots: config.snapshots.clone(),
             wlt_decoder: config.wlt_decoder.clone(),
+            login: crate::login::LoginSettings { server: None, role: config.link.role },
         }
     }
 }
@@ -74,6 +79,7 @@ struct StateInner {
     capture_timeout: Duration,
     snapshots: Arc<Snapshots>,
     wlt_decoder: Option<std::path::PathBuf>,
+    login: crate::login::Login,
     shutdown: watch::Sender<bool>,
 }
 
@@ -91,6 +97,7 @@ impl AppState {
             capture_timeout: settings.capture_timeout,
             snapshots: Arc::new(Snapshots::new(settings.snapshots)),
             wlt_decoder: settings.wlt_decoder,
+            login: crate::login::Login::new(settings.login),
             shutdown: watch::Sender::new(false),
         }))
     }
@@ -102,6 +109,11 @@ impl AppState {
     /// The configured WLT photo decoder plugin, if any.
     pub fn wlt_decoder(&self) -> Option<&std::path::Path> {
         self.0.wlt_decoder.as_deref()
+    }
+
+    /// The current login, the link to the server for it, recent captures.
+    pub fn login(&self) -> &crate::login::Login {
+        &self.0.login
     }
 
     /// This seat's snapshots (store, settings, schedule).
@@ -151,6 +163,13 @@ pub fn routes() -> Vec<Route> {
         route(Method::POST, "/v1/sim/{device}/command", post(fingerprint::sim_command)),
         route(Method::GET, "/v1/events", get(events::events)),
         route(Method::GET, "/v1/openapi.json", get(openapi::document)),
+        route(Method::POST, "/v1/login/lookup", post(login::lookup)),
+        route(Method::POST, "/v1/login/verify", post(login::verify)),
+        route(Method::POST, "/v1/login/ask-examiner", post(login::ask_examiner)),
+        route(Method::POST, "/v1/login/finish", post(login::finish)),
+        route(Method::GET, "/v1/login/state", get(login::login_state)),
+        route(Method::POST, "/v1/link/commands", post(login::link_command)),
+        route(Method::POST, "/v1/console/card", post(login::console_card)),
         route(Method::POST, "/legacy/GetTemplate", post(legacy::get_template)),
         route(Method::POST, "/legacy/MatchSampleTemplate", post(legacy::match_sample_template)),
         route(Method::GET, "/legacy/ErrorMessage", get(legacy::error_message)),

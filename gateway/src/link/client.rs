@@ -1,5 +1,6 @@
 //! Signed requests to the exam-centre server over pinned TLS: enrolment,
-//! status, heartbeats, deliveries and the push WebSocket.
+//! status, heartbeats, deliveries, the push WebSocket, and the login calls
+//! (lookup, verification evidence, ask-examiner, finish, state, console card).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +10,10 @@ use base64::engine::general_purpose::STANDARD as B64;
 use examgate_protocol::link::{
     DeliveryReceipt, EnrolRequest, EnrolResponse, Heartbeat, HeartbeatResponse, ServerErrorBody, headers, paths,
     signing_string,
+};
+use examgate_protocol::login::{
+    self, AskExaminer, CardCheck, ConsoleCard, FinishLogin, LookupRequest, LookupResponse, SeatLoginState,
+    VerifyEvidence, VerifyResponse,
 };
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
@@ -179,6 +184,41 @@ impl LinkClient {
             &[(headers::IDEMPOTENCY_KEY, idempotency_key)],
         )
         .await
+    }
+
+    /// A signed `POST` of `body` as JSON.
+    async fn post<B: serde::Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, Failure> {
+        let body = serde_json::to_vec(body).expect("a login request serialises");
+        self.request(reqwest::Method::POST, path, body, &[]).await
+    }
+
+    /// Login mode (b): find today's booking and claim the candidate for this seat.
+    pub async fn lookup(&self, req: &LookupRequest) -> Result<LookupResponse, Failure> {
+        self.post(login::paths::LOOKUP, req).await
+    }
+
+    /// One fingerprint attempt's signed evidence. The server's `409 score_disagrees`
+    /// comes back as [`Failure::Refused`].
+    pub async fn verify(&self, evidence: &VerifyEvidence) -> Result<VerifyResponse, Failure> {
+        self.post(login::paths::VERIFY, evidence).await
+    }
+
+    pub async fn ask_examiner(&self, req: &AskExaminer) -> Result<SeatLoginState, Failure> {
+        self.post(login::paths::ASK_EXAMINER, req).await
+    }
+
+    pub async fn finish(&self, req: &FinishLogin) -> Result<SeatLoginState, Failure> {
+        self.post(login::paths::FINISH, req).await
+    }
+
+    /// Who is at this seat now, as the server sees it.
+    pub async fn login_state(&self) -> Result<SeatLoginState, Failure> {
+        self.request(reqwest::Method::GET, login::paths::STATE, Vec::new(), &[]).await
+    }
+
+    /// Login mode (a), console PCs only: the card the examiner read.
+    pub async fn console_card(&self, card: &ConsoleCard) -> Result<CardCheck, Failure> {
+        self.post(login::paths::CONSOLE_CARD, card).await
     }
 
     /// Opens the push WebSocket (signed like any request).

@@ -62,7 +62,8 @@ pub struct StateDirArg {
 pub struct LinkRunArgs {
     #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
-    /// The local agent's API (http://127.0.0.1:17480): device health for heartbeats, snapshots on command
+    /// The local agent's API (http://127.0.0.1:17480): device health for heartbeats, snapshots on command,
+    /// and every command the server pushes (POST /v1/link/commands: login assignments, decisions, warnings)
     #[arg(long, value_name = "URL")]
     pub agent: Option<String>,
     /// Seconds between heartbeats
@@ -108,6 +109,17 @@ fn client(dir: &Path) -> anyhow::Result<(LinkFile, Arc<LinkClient>)> {
     }
     let client = LinkClient::new(&file.server, Pin::parse(&file.pin)?, identity, file.mac.clone())?;
     Ok((file, Arc::new(client)))
+}
+
+/// The link client of an enrolment in `dir`, for `run --link-dir`: `None`
+/// when `dir` holds no `link.toml` (the PC was never enrolled); an error when
+/// the enrolment is there but unusable (its key missing or not its own).
+pub fn enrolled_client(dir: &Path) -> anyhow::Result<Option<Arc<LinkClient>>> {
+    if !dir.join(super::LINK_FILE).exists() {
+        return Ok(None);
+    }
+    let (_, client) = client(dir).with_context(|| format!("the enrolment in {}", dir.display()))?;
+    Ok(Some(client))
 }
 
 pub fn enrol(args: EnrolArgs) -> anyhow::Result<()> {
@@ -271,16 +283,34 @@ fn wire_name<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
-/// A command from the server: printed as one JSON line; a snapshot is asked of the local agent.
+/// A command from the server: printed as one JSON line and handed to the
+/// local agent (`POST /v1/link/commands`, which turns it into a seat event);
+/// a snapshot is also asked of the local agent.
 async fn on_command(http: &reqwest::Client, agent: Option<&str>, m: PushMessage) {
     tracing::info!(id = %m.id, "command from the server: {}", describe_command(&m.command));
-    say(&serde_json::to_string(&m).expect("a push message serialises"));
-    if let (Command::SnapshotNow, Some(agent)) = (&m.command, agent) {
+    say(&printable(&m));
+    let Some(agent) = agent else { return };
+    match http.post(format!("{agent}/v1/link/commands")).json(&m).send().await {
+        Ok(r) if r.status().is_success() => {}
+        Ok(r) => tracing::warn!(id = %m.id, status = %r.status(), "the local agent refused the command"),
+        Err(e) => tracing::warn!(id = %m.id, "the local agent did not take the command: {e}"),
+    }
+    if let Command::SnapshotNow = &m.command {
         let body = serde_json::json!({"reason": "examiner_request"});
         if let Err(e) = http.post(format!("{agent}/v1/camera/snapshot")).json(&body).send().await {
             tracing::warn!("the local agent took no snapshot: {e}");
         }
     }
+}
+
+/// A push message as one JSON line for stdout, the candidate's name left out
+/// (stdout of `link run` usually ends in a file).
+fn printable(m: &PushMessage) -> String {
+    let mut m = m.clone();
+    if let Command::CandidateAssigned { name, .. } = &mut m.command {
+        *name = "<name>".into();
+    }
+    serde_json::to_string(&m).expect("a push message serialises")
 }
 
 /// The load of the delivery tests: numbered answers, each queued durably

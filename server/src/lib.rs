@@ -20,6 +20,7 @@ pub mod hub;
 pub mod ids;
 pub mod login;
 pub mod passwords;
+pub mod roster;
 pub mod seal;
 pub mod snapshots;
 pub mod store;

@@ -33,6 +33,18 @@ pub enum Action {
     DeviceFault,
     RosterImported,
     RosterPurged,
+    // Identity verification at login.
+    CandidateClaimed,
+    CandidateReleased,
+    Verification,
+    ScoreDisagreement,
+    ExaminerNeeded,
+    LoginFinished,
+    CardReadAtConsole,
+    SeatAssigned,
+    ExaminerAdmitted,
+    ExaminerRefused,
+    SessionLocked,
 }
 
 impl Action {
@@ -54,6 +66,17 @@ impl Action {
             Action::DeviceFault => "device_fault",
             Action::RosterImported => "roster_imported",
             Action::RosterPurged => "roster_purged",
+            Action::CandidateClaimed => "candidate_claimed",
+            Action::CandidateReleased => "candidate_released",
+            Action::Verification => "verification",
+            Action::ScoreDisagreement => "score_disagreement",
+            Action::ExaminerNeeded => "examiner_needed",
+            Action::LoginFinished => "login_finished",
+            Action::CardReadAtConsole => "card_read_at_console",
+            Action::SeatAssigned => "seat_assigned",
+            Action::ExaminerAdmitted => "examiner_admitted",
+            Action::ExaminerRefused => "examiner_refused",
+            Action::SessionLocked => "session_locked",
         }
     }
 }

@@ -60,23 +60,19 @@ pub fn check(card: &IdCard, today: &str) -> CardFindings {
         Some(_) => {}
     }
     // Dates are `YYYY-MM-DD`, so text order is date order.
+    let mut unreadable = false;
     match card.valid_from.as_deref().filter(|d| is_date(d)) {
-        None => {
-            if !problems.contains(&CardProblem::Unreadable) {
-                problems.push(CardProblem::Unreadable);
-            }
-        }
+        None => unreadable = true,
         Some(from) if from > today => problems.push(CardProblem::NotYetValid),
         Some(_) => {}
     }
     match card.valid_until.as_deref() {
-        Some(until) if !is_date(until) => {
-            if !problems.contains(&CardProblem::Unreadable) {
-                problems.push(CardProblem::Unreadable);
-            }
-        }
+        Some(until) if !is_date(until) => unreadable = true,
         Some(until) if until < today => problems.push(CardProblem::Expired),
         _ => {}
+    }
+    if unreadable && !problems.contains(&CardProblem::Unreadable) {
+        problems.push(CardProblem::Unreadable);
     }
     CardFindings { id_number, problems }
 }

@@ -7,6 +7,7 @@
 //! Every state change that the audit chain covers is written in the same
 //! transaction as its audit row, so the two cannot disagree.
 
+pub mod login;
 mod postgres;
 pub mod roster;
 mod sql;
@@ -17,6 +18,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use login::{
+    Assigned, Called, Claim, Claimed, Decided, ExaminerCall, ExaminerDecision, Finish, Finished, LoginError, LoginStore,
+    NewVerification, Released, SeatAssignment, StoredVerdict, VerificationRow, Verified,
+};
 pub use postgres::PgStore;
 pub use roster::{
     Candidate, CandidateRow, ImportSummary, NewCandidate, NewImport, PurgeSummary, RosterStore, candidate_state_str,
@@ -65,7 +70,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
 /// Everything the server keeps. Times are Unix milliseconds, given by the
 /// caller so that tests control them.
 #[async_trait]
-pub trait Store: RosterStore + Send + Sync + 'static {
+pub trait Store: RosterStore + LoginStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn kind(&self) -> &'static str;
 

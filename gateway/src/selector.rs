@@ -23,8 +23,9 @@ use examgate_webcam::{WebcamSelector, WebcamSelectorError};
 /// Where a device comes from.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DeviceSelector {
-    /// `sim:fingerprint[?seed=N&delay_ms=N&finger=N|none&readers=N]`: the
-    /// built-in simulated reader.
+    /// `sim:fingerprint[?seed=N&delay_ms=N&finger=N|none&readers=N&format=F]`: the
+    /// built-in simulated reader; `format=iso19794-2|ansi378` makes it capture
+    /// standard minutiae records instead of its own `examgate-sim` templates.
     SimFingerprint { options: String, config: SimFingerprintConfig },
     /// `sim:camera[?size=WxH&format=F&name=NAME&scene=S&...]`: the built-in
     /// simulated camera.

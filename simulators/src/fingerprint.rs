@@ -18,6 +18,11 @@
 //! 0 bits to 1000 and 128 bits (25%, more than 6 standard deviations from
 //! both) to 800, so the scale's threshold is where the two populations are
 //! farthest apart.
+//!
+//! With `format=iso19794-2` or `format=ansi378` the reader writes standard
+//! minutiae records instead ([`record`]) of fingers modelled as minutiae
+//! (`finger.rs`, seeded like the rest); the agent's built-in minutiae
+//! matcher compares those, not this reader.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -30,6 +35,12 @@ use examgate_device_sdk::{
 };
 
 use crate::rng::{SplitMix64, mix};
+
+mod finger;
+mod record;
+
+use record::Standard;
+pub use record::{RESOLUTION_PPCM, SENSOR_HEIGHT, SENSOR_WIDTH, SimTemplateFormat, UnknownSimFormat};
 
 /// The vendor format name of simulated templates.
 pub const FORMAT_NAME: &str = "examgate-sim";
@@ -53,11 +64,19 @@ pub struct SimFingerprintConfig {
     pub finger: Option<u32>,
     /// How many readers the factory reports.
     pub readers: u32,
+    /// What its templates are: its own format, or ISO / ANSI minutiae records.
+    pub format: SimTemplateFormat,
 }
 
 impl Default for SimFingerprintConfig {
     fn default() -> Self {
-        SimFingerprintConfig { seed: 0xE6A7E, capture_delay: Duration::ZERO, finger: Some(1), readers: 1 }
+        SimFingerprintConfig {
+            seed: 0xE6A7E,
+            capture_delay: Duration::ZERO,
+            finger: Some(1),
+            readers: 1,
+            format: SimTemplateFormat::ExamgateSim,
+        }
     }
 }
 
@@ -67,14 +86,14 @@ pub enum ConfigError {
     NotKeyValue(String),
     #[error("sim:fingerprint option {key}={value:?}: {why}")]
     BadValue { key: String, value: String, why: &'static str },
-    #[error("sim:fingerprint has no option {0:?}; known: seed, delay_ms, finger, readers")]
+    #[error("sim:fingerprint has no option {0:?}; known: seed, delay_ms, finger, readers, format")]
     UnknownKey(String),
 }
 
 impl FromStr for SimFingerprintConfig {
     type Err = ConfigError;
 
-    /// Parse the query part of a selector: `seed=7&delay_ms=200&finger=none&readers=2`.
+    /// Parse the query part of a selector: `seed=7&delay_ms=200&finger=none&readers=2&format=iso19794-2`.
     fn from_str(query: &str) -> Result<Self, Self::Err> {
         let mut config = SimFingerprintConfig::default();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -100,6 +119,9 @@ impl FromStr for SimFingerprintConfig {
                 "readers" => {
                     config.readers =
                         value.parse().ok().filter(|n| (1..=16).contains(n)).ok_or_else(|| bad("expected 1..=16"))?
+                }
+                "format" => {
+                    config.format = value.parse().map_err(|_| bad("expected iso19794-2, ansi378 or examgate-sim"))?
                 }
                 _ => return Err(ConfigError::UnknownKey(key.to_owned())),
             }
@@ -171,8 +193,9 @@ impl SimFingerprintFactory {
 
     /// The template finger `finger` would give on its `impression`-th
     /// capture: lets tests and the `examgate-sim` tool make enrolment files.
+    /// In the reader's configured format.
     pub fn template_for(&self, finger: u32, impression: u64) -> Template {
-        make_template(self.config.seed, finger, impression, 90)
+        make_template(&self.config, finger, impression, 90)
     }
 }
 
@@ -294,7 +317,7 @@ impl FingerprintReader for SimFingerprint {
         }
         s.captures += 1;
         let impression = s.captures;
-        Ok(make_template(self.config.seed, finger, impression + 1_000_000, 80 + (impression % 20) as u8))
+        Ok(make_template(&self.config, finger, impression + 1_000_000, 80 + (impression % 20) as u8))
     }
 
     fn match_templates(&mut self, probe: &Template, enrolled: &Template) -> Result<Score, DeviceError> {
@@ -323,7 +346,18 @@ fn finger_bits(seed: u64, finger: u32) -> [u8; FEATURE_BYTES] {
     bits
 }
 
-fn make_template(seed: u64, finger: u32, impression: u64, quality: u8) -> Template {
+fn make_template(config: &SimFingerprintConfig, finger: u32, impression: u64, quality: u8) -> Template {
+    let quality = quality.min(100);
+    let standard = match config.format {
+        SimTemplateFormat::ExamgateSim => return make_sim_template(config.seed, finger, impression, quality),
+        SimTemplateFormat::Iso19794_2 => Standard::Iso19794_2,
+        SimTemplateFormat::Ansi378 => Standard::Ansi378,
+    };
+    let data = record::impression_record(config.seed, finger, impression, quality, standard);
+    Template { format: config.format.template_format(), quality, data }
+}
+
+fn make_sim_template(seed: u64, finger: u32, impression: u64, quality: u8) -> Template {
     let mut bits = finger_bits(seed, finger);
     let mut noise = SplitMix64::new(mix(&[seed, u64::from(finger), impression, 0x1A7E]));
     for byte in bits.iter_mut() {
@@ -441,6 +475,10 @@ mod tests {
         assert!(matches!("colour=red".parse::<SimFingerprintConfig>(), Err(ConfigError::UnknownKey(_))));
         assert!(matches!("finger=0".parse::<SimFingerprintConfig>(), Err(ConfigError::BadValue { .. })));
         assert!(matches!("seed".parse::<SimFingerprintConfig>(), Err(ConfigError::NotKeyValue(_))));
+        assert_eq!(c.format, SimTemplateFormat::ExamgateSim, "the vendor format unless asked");
+        let ansi: SimFingerprintConfig = "format=ansi378".parse().unwrap();
+        assert_eq!(ansi.format, SimTemplateFormat::Ansi378);
+        assert!(matches!("format=wsq".parse::<SimFingerprintConfig>(), Err(ConfigError::BadValue { .. })));
     }
 
     #[test]

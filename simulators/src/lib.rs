@@ -9,14 +9,17 @@
 //!   byte, with simulated fingers, scripted captures and unplugging.
 //! - [`card_file`]: simulated ID cards as TOML files (`cards/*.toml`), shared
 //!   by the SAM and PC/SC card simulators.
+//! - [`roster`]: a simulated day's bookings (CSV, photos, enrolled templates)
+//!   whose candidates are the simulated fingers and card holders.
 
 pub mod as60x;
 pub mod camera;
 pub mod card_file;
 pub mod fingerprint;
 mod rng;
+pub mod roster;
 pub mod sam;
 pub mod vpcd;
 
 pub use camera::{CameraCommand, SimCameraConfig, SimCameraFactory, SimCameraHandle};
-pub use fingerprint::{SimFingerprintConfig, SimFingerprintFactory, SimFingerprintHandle};
+pub use fingerprint::{SimFingerprintConfig, SimFingerprintFactory, SimFingerprintHandle, SimTemplateFormat};

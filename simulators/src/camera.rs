@@ -507,16 +507,17 @@ impl Noise {
     }
 }
 
-struct Ellipse {
-    cx: f32,
-    cy: f32,
-    rx: f32,
-    ry: f32,
-    colour: [u8; 3],
+/// A filled ellipse on an RGB buffer: the subject's parts (and the roster's portraits).
+pub(crate) struct Ellipse {
+    pub(crate) cx: f32,
+    pub(crate) cy: f32,
+    pub(crate) rx: f32,
+    pub(crate) ry: f32,
+    pub(crate) colour: [u8; 3],
 }
 
 impl Ellipse {
-    fn paint(&self, rgb: &mut [u8], width: u32, height: u32) {
+    pub(crate) fn paint(&self, rgb: &mut [u8], width: u32, height: u32) {
         let (w, h) = (width as i64, height as i64);
         let y0 = ((self.cy - self.ry).floor() as i64).clamp(0, h);
         let y1 = ((self.cy + self.ry).ceil() as i64 + 1).clamp(0, h);

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use examgate_sim::card_file::CardFile;
+use examgate_sim::fingerprint::UnknownSimFormat;
 use examgate_sim::sam::{SamScript, SamSimulator, SimCard};
 use examgate_sim::{SimFingerprintConfig, SimFingerprintFactory};
 
@@ -12,9 +13,22 @@ const USAGE: &str = "\
 examgate-sim: examgate's device simulators
 
 USAGE:
-    examgate-sim fingerprint-template --finger N [--impression K] [--seed S] [--base64]
+    examgate-sim fingerprint-template --finger N [--impression K] [--seed S]
+                      [--format examgate-sim|iso19794-2|ansi378] [--base64]
         Write the template simulated finger N gives on its K-th enrolment
-        capture (default 1) to stdout, raw or as standard base64.
+        capture (default 1) to stdout, raw or as standard base64: the reader's
+        own format (default), or an ISO 19794-2:2005 / ANSI 378-2004 minutiae
+        record as sim:fingerprint?format=iso19794-2 (ansi378) captures them.
+    examgate-sim roster --date YYYY-MM-DD --out DIR [--count N] [--seed S]
+                      [--session HH:MM] [--format iso19794-2|ansi378|examgate-sim]
+        Write a simulated day's bookings: DIR/roster.csv (booking_number,
+        id_number,name,session,language,photo,templates), DIR/photos/K.jpg and
+        DIR/templates/K.iso (K.ansi; vendor:examgate-sim:templates/K.tpl) for
+        N candidates (default 6; session default 09:00, format iso19794-2).
+        Candidate K enrolled simulated finger K; candidate 1 holds
+        cards/resident.toml, candidate 2 cards/foreigner-2023.toml (and has
+        two templates). Prints `K booking ID-masked name language finger K`
+        a candidate.
     examgate-sim sam --pty [--link PATH] [--card FILE.toml]... [--empty] [--scenario FILE]
         A GA 467 SAM module on a new pseudo-terminal: prints `pty PATH`, then
         `ready`. --link makes PATH a symlink to it (replaced if it is one).
@@ -98,6 +112,9 @@ fn run(args: &[String]) -> Result<(), String> {
             if let Some(seed) = value(rest, "--seed")? {
                 config.seed = seed.parse().map_err(|_| "--seed must be an unsigned integer")?;
             }
+            if let Some(format) = value(rest, "--format")? {
+                config.format = format.parse().map_err(|e: UnknownSimFormat| e.to_string())?;
+            }
             let t = SimFingerprintFactory::new(config).template_for(finger, impression);
             let mut out = std::io::stdout().lock();
             if rest.iter().any(|a| a == "--base64") {
@@ -106,6 +123,7 @@ fn run(args: &[String]) -> Result<(), String> {
                 out.write_all(&t.data).map_err(|e| e.to_string())
             }
         }
+        Some("roster") => roster(&args[1..]),
         Some("sam") => sam(&args[1..]),
         Some("idcard") => idcard(&args[1..]),
         Some("as60x") => as60x(&args[1..]),
@@ -122,6 +140,54 @@ fn fleet(args: &[String]) -> Result<(), String> {
     let fleet = me.with_file_name("examgate-fleet");
     let err = std::process::Command::new(&fleet).args(args).exec();
     Err(format!("{}: {err} (cargo build -p examgate-fleet makes it)", fleet.display()))
+}
+
+fn roster(args: &[String]) -> Result<(), String> {
+    use examgate_device_sdk::idcard::{CardDate, mask_id};
+    use examgate_sim::roster::{RosterOptions, write_roster};
+    if args.iter().any(|a| a == "--help") {
+        print!("{USAGE}");
+        return Ok(());
+    }
+    const FLAGS: [&str; 6] = ["--date", "--out", "--count", "--seed", "--session", "--format"];
+    for pair in args.chunks(2) {
+        if !FLAGS.contains(&pair[0].as_str()) || pair.len() < 2 {
+            return Err(format!(
+                "roster: bad argument {:?}; expected {}, each with a value",
+                pair[0],
+                FLAGS.join(", ")
+            ));
+        }
+    }
+    let date = value(args, "--date")?.ok_or("roster needs --date YYYY-MM-DD")?;
+    let date = CardDate::parse_iso(date).ok_or_else(|| format!("--date {date:?} is not a date YYYY-MM-DD"))?;
+    let out = PathBuf::from(value(args, "--out")?.ok_or("roster needs --out DIR")?);
+    let mut options = RosterOptions::new(date);
+    if let Some(count) = value(args, "--count")? {
+        options.count = count.parse().map_err(|_| "--count must be a number of candidates")?;
+    }
+    if let Some(seed) = value(args, "--seed")? {
+        options.seed = seed.parse().map_err(|_| "--seed must be an unsigned integer")?;
+    }
+    if let Some(session) = value(args, "--session")? {
+        options.session = session.parse().map_err(|e: examgate_sim::roster::RosterError| e.to_string())?;
+    }
+    if let Some(format) = value(args, "--format")? {
+        options.format = format.parse().map_err(|e: UnknownSimFormat| e.to_string())?;
+    }
+    let candidates = write_roster(&out, &options).map_err(|e| e.to_string())?;
+    for c in candidates {
+        say(&format!(
+            "{} {} {} {} {} finger {}",
+            c.index,
+            c.booking_number,
+            mask_id(&c.id_number),
+            c.name,
+            c.language,
+            c.finger()
+        ));
+    }
+    Ok(())
 }
 
 fn values<'a>(args: &'a [String], flag: &str) -> Result<Vec<&'a str>, String> {

@@ -61,15 +61,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     if args.console {
         config.link.role = crate::login::Role::Console;
     }
-    let server = match &config.link.state_dir {
-        Some(dir) => {
-            let client = crate::link::commands::enrolled_client(dir)?;
-            if client.is_none() {
+    let (server, outbox) = match &config.link.state_dir {
+        Some(dir) => match crate::link::commands::enrolled_client(dir)? {
+            Some(client) => (Some(client), Some(crate::link::outbox::Outbox::open(dir)?)),
+            None => {
                 tracing::warn!(dir = %dir.display(), "no enrolment there: login answers no_server until this PC is enrolled");
+                (None, None)
             }
-            client
-        }
-        None => None,
+        },
+        None => (None, None),
     };
     if config.devices.is_empty() {
         tracing::warn!("no devices configured; pass --device SELECTOR (for example --device sim:fingerprint)");
@@ -87,6 +87,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let manager = DeviceManager::start(drivers, manager_options(&config));
     let mut settings = Settings::from_config(&config);
     settings.login.server = server;
+    settings.login.outbox = outbox;
     let state = AppState::new(manager.clone(), settings);
     // A store that cannot be used is reported now, not at the first snapshot.
     let cameras =
@@ -115,6 +116,15 @@ async fn serve(listener: std::net::TcpListener, state: AppState) -> anyhow::Resu
     let app = api::app(state.clone());
     let scheduler =
         tokio::spawn(scheduler::run(state.devices().clone(), Arc::clone(state.snapshots()), state.stopping()));
+    if let Some(outbox) = state.login().outbox() {
+        let forward = crate::login::forward::forward_forever(
+            state.devices().clone(),
+            Arc::clone(state.snapshots()),
+            outbox.clone(),
+            state.stopping(),
+        );
+        drop(tokio::spawn(forward));
+    }
     if state.login().role() == crate::login::Role::Console {
         match state.login().server() {
             Some(_) => drop(tokio::spawn(api::console_cards(state.clone()))),

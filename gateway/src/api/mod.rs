@@ -61,7 +61,7 @@ impl Settings {
             capture_timeout: config.capture_timeout,
             snapshots: config.snapshots.clone(),
             wlt_decoder: config.wlt_decoder.clone(),
-            login: crate::login::LoginSettings { server: None, role: config.link.role },
+            login: crate::login::LoginSettings { server: None, outbox: None, role: config.link.role },
         }
     }
 }

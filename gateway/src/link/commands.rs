@@ -253,6 +253,18 @@ pub fn run(args: LinkRunArgs) -> anyhow::Result<()> {
                 link.push_forever(|m| on_command(&local, agent.as_deref(), m)).await;
             })
         };
+        // The agent (run --link-dir) queues its snapshots into this outbox from its own
+        // process; looking every heartbeat delivers them without waiting out an idle hour.
+        let _look = {
+            let link = link.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(link.pacing.heartbeat);
+                loop {
+                    tick.tick().await;
+                    link.queued.notify_one();
+                }
+            })
+        };
         tokio::select! {
             r = deliver => r.context("delivery task")??,
             r = beats => r.context("heartbeat task")?,

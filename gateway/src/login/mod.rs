@@ -16,6 +16,7 @@
 
 pub mod captured;
 pub mod current;
+pub mod forward;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -27,6 +28,7 @@ pub use current::{Change, CurrentLogin, LoginMode, assigned, change_for, event_f
 
 use crate::error::AppError;
 use crate::link::client::LinkClient;
+use crate::link::outbox::Outbox;
 
 /// What this PC is to the exam centre.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -55,6 +57,8 @@ impl std::str::FromStr for Role {
 pub struct LoginSettings {
     /// The enrolled link to the server; `None` without an enrolment (login answers `no_server`).
     pub server: Option<Arc<LinkClient>>,
+    /// The enrolment's outbox, which `link run` delivers: snapshots go there.
+    pub outbox: Option<Outbox>,
     pub role: Role,
 }
 
@@ -62,6 +66,7 @@ pub struct LoginSettings {
 #[derive(Debug, Default)]
 pub struct Login {
     server: Option<Arc<LinkClient>>,
+    outbox: Option<Outbox>,
     role: Role,
     current: Mutex<Option<CurrentLogin>>,
     captured: CapturedTemplates,
@@ -69,11 +74,15 @@ pub struct Login {
 
 impl Login {
     pub fn new(settings: LoginSettings) -> Login {
-        Login { server: settings.server, role: settings.role, ..Login::default() }
+        Login { server: settings.server, outbox: settings.outbox, role: settings.role, ..Login::default() }
     }
 
     pub fn server(&self) -> Option<&Arc<LinkClient>> {
         self.server.as_ref()
+    }
+
+    pub fn outbox(&self) -> Option<&Outbox> {
+        self.outbox.as_ref()
     }
 
     pub fn role(&self) -> Role {

@@ -67,7 +67,8 @@ impl CurrentLogin {
             failures: found.failures,
             // Earlier failures today were attempts too; the server numbers attempts per candidate.
             attempts: found.failures,
-            mode: LoginMode::Seat,
+            // A candidate the examiner sent here may still be looked up at the seat.
+            mode: if found.state == CandidateState::Assigned { LoginMode::CardAtConsole } else { LoginMode::Seat },
             enrolled,
             snapshot_sha256: None,
         }

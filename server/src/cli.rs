@@ -52,6 +52,9 @@ pub enum Command {
     /// Seats from the server's own shell: list, approve, rebind (audited as the cli)
     #[command(subcommand)]
     Seat(SeatCommand),
+    /// The day's bookings: import a CSV or JSON roster, list, purge what is due
+    #[command(subcommand)]
+    Roster(RosterCommand),
     /// Print the certificate's SHA-256 pin (making the certificate if there is none)
     Pin,
 }
@@ -95,6 +98,23 @@ pub enum SeatCommand {
     Approve(BindArgs),
     /// Give a bound seat to another enrolled PC (spare-PC takeover)
     Rebind(BindArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RosterCommand {
+    /// Import a roster file (.csv or .json; photo and template paths relative to it); all or nothing
+    Import(FileArg),
+    /// The bookings of one exam date
+    List(RosterListArgs),
+    /// Remove the photos, templates and verification evidence that are due now
+    Purge,
+}
+
+#[derive(Debug, Args)]
+pub struct RosterListArgs {
+    /// YYYY-MM-DD (default: today in the exam centre)
+    #[arg(long, value_name = "DATE")]
+    pub date: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,8 @@ use anyhow::{Context, bail};
 use crate::api::{AppState, PeerAddr, app};
 use crate::cli::{BindArgs, Global, ServeArgs, UserAddArgs};
 use crate::config::{Config, DEFAULT_DATA_DIR};
+use crate::roster::{self, DirFiles, ImportError, RosterFormat, RosterSource};
+use crate::seal::Sealer;
 use crate::store::{self, NewUser, Store};
 use crate::{audit, backup, now_ms, passwords, snapshots::SnapshotFiles, tls};
 
@@ -69,6 +71,7 @@ pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
     let store = open(&config).await?;
     let state = AppState::new(store.clone(), config.clone());
+    state.sealer.check().context("cannot use the roster key")?;
     spawn_housekeeping(&state);
     let tcp = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -106,6 +109,7 @@ pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
 
 /// Pruning old nonces and noticing seats that went silent.
 fn spawn_housekeeping(state: &AppState) {
+    spawn_roster_purge(state);
     let s = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -124,6 +128,24 @@ fn spawn_housekeeping(state: &AppState) {
             tick.tick().await;
             s.hub.sweep(now_ms(), s.config.agents.offline_after_ms);
             flush_heartbeats(&s).await;
+        }
+    });
+}
+
+/// Purges the roster's personal data when due: once at start, then every `[roster] purge_check_secs`.
+fn spawn_roster_purge(state: &AppState) {
+    let s = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(s.config.roster.purge_check_ms));
+        loop {
+            tick.tick().await;
+            match s.store.purge_roster(now_ms()).await {
+                Ok(p) if p.candidates > 0 || p.verifications > 0 => {
+                    tracing::info!(candidates = p.candidates, verifications = p.verifications, "roster purged");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot purge the roster"),
+            }
         }
     });
 }
@@ -158,6 +180,10 @@ pub async fn backup(global: &Global, file: &std::path::Path) -> anyhow::Result<(
         s.tables,
         s.files,
         file.display()
+    );
+    println!(
+        "examgate-server: the roster key {} is not in the backup: keep a copy of it apart, or the sealed photos and templates cannot be read after a restore",
+        config.roster.key_file.display()
     );
     Ok(())
 }
@@ -278,6 +304,68 @@ pub async fn seat_bind(global: &Global, args: BindArgs, action: Bind) -> anyhow:
     };
     let b = m.seat.as_ref().context("the PC holds no seat after binding")?;
     println!("seat {} bound to {} ({}, {}) as {}", b.seat, m.key_id, m.host_name, b.ip, m.role.as_str());
+    Ok(())
+}
+
+pub async fn roster_import(global: &Global, file: &std::path::Path) -> anyhow::Result<()> {
+    let config = config(global)?;
+    let format = RosterFormat::from_path(file)
+        .with_context(|| format!("{}: a roster file ends in .csv or .json", file.display()))?;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let dir = file.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let name = file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let store = open(&config).await?;
+    let sealer = Arc::new(Sealer::with_key_file(config.roster.key_file.clone()));
+    let source = RosterSource { format, name, bytes, files: Box::new(DirFiles(dir)) };
+    match roster::import(store.as_ref(), &sealer, &config, source, "cli", now_ms()).await {
+        Ok(s) => {
+            println!("imported {} bookings ({} replaced)", s.rows, s.replaced);
+            Ok(())
+        }
+        Err(ImportError::Invalid(rows)) => {
+            for r in &rows {
+                println!("{r}");
+            }
+            bail!("{}: nothing was imported", roster::errors_summary(&rows))
+        }
+        Err(e) => Err(e).context("the roster was not imported"),
+    }
+}
+
+pub async fn roster_list(global: &Global, date: Option<&str>) -> anyhow::Result<()> {
+    let config = config(global)?;
+    let date = match date {
+        Some(d) => d.parse::<roster::ExamDate>().map_err(anyhow::Error::msg)?.to_string(),
+        None => roster::today(&config, now_ms()),
+    };
+    let store = open(&config).await?;
+    let rows = store.candidates(Some(&date)).await?;
+    println!("{} bookings on {date}", rows.len());
+    for c in rows {
+        let photo = if c.has_photo { "photo" } else { "purged" };
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{} templates\t{photo}",
+            c.booking_number,
+            c.session,
+            c.name,
+            c.language,
+            store::candidate_state_str(c.state),
+            c.seat_no.as_deref().unwrap_or("-"),
+            c.failures,
+            c.template_count,
+        );
+    }
+    Ok(())
+}
+
+pub async fn roster_purge(global: &Global) -> anyhow::Result<()> {
+    let config = config(global)?;
+    let store = open(&config).await?;
+    let p = store.purge_roster(now_ms()).await?;
+    println!(
+        "purged the photos and templates of {} candidates and {} verification bodies",
+        p.candidates, p.verifications
+    );
     Ok(())
 }
 

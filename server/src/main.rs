@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use examgate_server::cli::{AuditCommand, Cli, Command, SeatCommand, UserCommand};
+use examgate_server::cli::{AuditCommand, Cli, Command, RosterCommand, SeatCommand, UserCommand};
 use examgate_server::commands::{self, Bind};
 use tracing_subscriber::EnvFilter;
 
@@ -40,6 +40,9 @@ fn main() -> ExitCode {
             Command::Seat(SeatCommand::List) => commands::seat_list(g).await,
             Command::Seat(SeatCommand::Approve(a)) => commands::seat_bind(g, a, Bind::Approve).await,
             Command::Seat(SeatCommand::Rebind(a)) => commands::seat_bind(g, a, Bind::Rebind).await,
+            Command::Roster(RosterCommand::Import(f)) => commands::roster_import(g, &f.file).await,
+            Command::Roster(RosterCommand::List(a)) => commands::roster_list(g, a.date.as_deref()).await,
+            Command::Roster(RosterCommand::Purge) => commands::roster_purge(g).await,
             Command::Pin => commands::pin(g),
         }
     });

@@ -153,3 +153,32 @@ def test_the_console_refuses_a_wrong_password(browser, centre):
     page.locator("#login-error", has_text="wrong user name or password").wait_for()
     assert not page.is_visible("#console")
     context.close()
+
+
+def test_the_console_locks_itself_after_the_idle_time_without_input(browser, centre):
+    context = browser.new_context(ignore_https_errors=True)
+    page = context.new_page()
+
+    # The server's idle time (idle_ms in the session, [console] idle_minutes) shortened to
+    # 1.5 s for this test: everything else is the real server's answer.
+    page.add_init_script("""(() => {
+        const fetch0 = window.fetch;
+        window.fetch = async (input, init) => {
+            const response = await fetch0(input, init);
+            if (String(input) !== "/api/v1/session" || !response.ok) return response;
+            const session = await response.json();
+            return new Response(JSON.stringify({ ...session, idle_ms: 1500 }),
+                                { status: 200, headers: { "content-type": "application/json" } });
+        };
+    })()""")
+    page.goto(centre.base + "/console/")
+    log_in(page, "examiner1")
+    page.locator("#who", has_text="examiner: examiner1").wait_for()
+    log_in(page, "invigilator1")
+    page.wait_for_selector("#console:not([hidden])")
+    # Without input the console locks, says why, and the session is over at the server too.
+    page.wait_for_selector("#login:not([hidden])", timeout=WAIT_MS)
+    assert page.is_hidden("#console")
+    assert "without input" in page.text_content("#login-notice")
+    assert page.evaluate("fetch('/api/v1/seats').then(r => r.status)") == 401
+    context.close()

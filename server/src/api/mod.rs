@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod console;
+pub mod roster;
 pub mod signed;
 mod web;
 
@@ -97,6 +98,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/audit", get(console::audit_rows))
         .route("/api/v1/audit/verify", get(console::audit_verify))
         .route("/api/v1/events", get(console::events))
+        .route(
+            "/api/v1/roster/import",
+            post(roster::import).layer(DefaultBodyLimit::max(roster::IMPORT_BODY_LIMIT)),
+        )
+        .route("/api/v1/roster", get(roster::list))
+        .route("/api/v1/roster/{booking}/photo", get(roster::photo))
         .route("/api/v1/openapi.json", get(|| async { ([("content-type", "application/json")], OPENAPI) }))
         .layer(DefaultBodyLimit::max(64 * 1024));
     Router::new()
@@ -134,6 +141,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/audit"),
     ("get", "/api/v1/audit/verify"),
     ("get", "/api/v1/events"),
+    ("post", "/api/v1/roster/import"),
+    ("get", "/api/v1/roster"),
+    ("get", "/api/v1/roster/{booking}/photo"),
     ("get", "/api/v1/openapi.json"),
 ];
 

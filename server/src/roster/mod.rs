@@ -106,7 +106,7 @@ impl fmt::Display for RowError {
 /// Why an import stored nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("{}", rows_have_errors(.0))]
+    #[error("{}", errors_summary(.0))]
     Invalid(Vec<RowError>),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -116,7 +116,8 @@ pub enum ImportError {
     Internal(String),
 }
 
-fn rows_have_errors(errors: &[RowError]) -> String {
+/// `3 rows have errors`: how many rows (not errors) a person has to fix.
+pub fn errors_summary(errors: &[RowError]) -> String {
     let rows = errors.iter().map(|e| e.line).collect::<HashSet<_>>().len();
     if rows == 1 { "1 row has errors".to_owned() } else { format!("{rows} rows have errors") }
 }

@@ -218,8 +218,21 @@ pub fn photo(source: Option<&Source>, files: &dyn RosterFiles) -> Result<Vec<u8>
     limits.max_image_height = Some(10_000);
     limits.max_alloc = Some(256 << 20);
     reader.limits(limits);
-    reader.decode().map_err(|e| format!("does not decode as {}: {e}", format.extensions_str()[0].to_uppercase()))?;
+    let kind = if format == image::ImageFormat::Png { "PNG" } else { "JPEG" };
+    reader.decode().map_err(|e| format!("does not decode as {kind}: {e}"))?;
+    if format == image::ImageFormat::Jpeg && !jpeg_is_complete(&bytes) {
+        return Err("does not decode as JPEG: the image data ends before its end marker (a cut-off file?)".into());
+    }
     Ok(bytes)
+}
+
+/// The decoder fills a cut-off JPEG with grey; the end-of-image marker after
+/// the last start-of-scan shows the file is whole. (Inside scan data 0xFF is
+/// always stuffed, so FF D9 there is the marker; an EXIF thumbnail's markers
+/// come before the main image's scan.)
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last = |marker: u8| bytes.windows(2).rposition(|w| w == [0xff, marker]);
+    matches!((last(0xda), last(0xd9)), (Some(sos), Some(eoi)) if eoi > sos)
 }
 
 /// 1 to 10 enrolled templates.

@@ -501,6 +501,9 @@ async fn the_cli_imports_a_roster_file_with_its_photos_and_templates(db: TestDb)
     assert!(out.contains("1 row has errors: nothing was imported"), "{out}");
     assert!(h.db.store.candidate("C2").await.unwrap().is_none());
 
+    let backup = dir.path().join("centre.backup");
+    let (ok, out) = run(&h.db, &["backup", backup.to_str().unwrap()]);
+    assert!(ok && out.contains("roster key") && out.contains("is not in the backup"), "{out}");
     let (ok, out) = run(&h.db, &["roster", "purge"]);
     assert!(ok && out.contains("purged the photos and templates of 0 candidates"), "{out}");
     let (ok, out) = run(&h.db, &["roster", "import", dir.path().join("roster.txt").to_str().unwrap()]);

@@ -113,8 +113,9 @@ pub enum CandidateState {
 pub struct LookupResponse {
     pub booking_number: String,
     pub name: String,
-    /// One of the twelve exam languages' codes (`zh`, `en`, `fr`, `de`, `ru`,
-    /// `es`, `ar`, `ja`, `ko`, `mn`, `ug`, `kk`).
+    /// One of the twelve exam languages, as the seat page names them
+    /// (`web/seat/i18n/languages.json`): `zh-CN`, `en`, `fr`, `de`, `ru`, `es`,
+    /// `ar`, `ja`, `ko`, `mn-Mong`, `ug`, `kk-Arab`.
     pub language: String,
     /// The exam session, e.g. `2026-11-25 09:00`.
     pub session: String,

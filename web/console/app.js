@@ -185,7 +185,7 @@ function ago(ms) {
 
 function candidateLine(c) {
   return el("div", { class: "candidate", "data-candidate-state": c.state },
-    el("strong", {}, c.name), ` · ${c.booking_number}`,
+    el("strong", {}, el("bdi", {}, c.name)), ` · ${c.booking_number}`,
     el("div", { class: `state ${c.state}` }, STATES[c.state] ?? c.state),
     el("div", { class: "devices" }, `${MODES[c.mode] ?? c.mode ?? ""}${c.failures ? ` · ${c.failures} failed finger(s)` : ""}`));
 }
@@ -262,7 +262,7 @@ function renderNeeds(map) {
         act(() => api("POST", `/api/v1/roster/${enc(c.booking_number)}/${decision}`, { reason: text }));
       };
       list.append(el("li", { "data-booking": c.booking_number, "data-seat": seat.seat },
-        el("strong", {}, `Seat ${seat.seat}: ${c.name}`), ` (${c.booking_number}) · ${c.failures} failed finger(s) `,
+        el("strong", {}, `Seat ${seat.seat}: `, el("bdi", {}, c.name)), ` (${c.booking_number}) · ${c.failures} failed finger(s) `,
         reason, " ",
         el("button", { type: "button", class: "admit primary", "data-focus": `admit-${c.booking_number}`, onclick: () => decide("admit") }, "Admit"), " ",
         el("button", { type: "button", class: "refuse danger", "data-focus": `refuse-${c.booking_number}`, onclick: () => decide("refuse") }, "Refuse"), " ",
@@ -291,7 +291,7 @@ function renderAlertItems(list, alerts) {
     const when = new Date(a.at).toLocaleTimeString();
     list.append(el("li", { "data-alert": a.id, "data-kind": a.kind, "data-seat": a.seat },
       `${when} ${a.seat ? `seat ${a.seat}` : `PC ${(a.key_id ?? "?").slice(0, 12)}`} — `,
-      el("strong", {}, ALERT_KINDS[a.kind] ?? a.kind), `: ${a.message} `,
+      el("strong", {}, ALERT_KINDS[a.kind] ?? a.kind), ": ", el("bdi", {}, a.message), " ",
       el("button", { type: "button", "data-focus": `clear-${a.id}`, onclick: () => act(() => api("POST", `/api/v1/alerts/${enc(a.id)}/clear`, {})) }, "Clear")));
   }
 }
@@ -389,7 +389,7 @@ function renderCard(ev) {
   verdict.replaceChildren();
   if (check.accepted && check.seat) {
     verdict.append("Seat ", el("strong", { id: "card-seat", "data-seat": check.seat }, check.seat),
-      ` assigned to ${check.name ?? card.name ?? "the candidate"} (booking ${check.booking_number ?? "?"}). Send them to it.`);
+      " assigned to ", el("bdi", {}, check.name ?? card.name ?? "the candidate"), ` (booking ${check.booking_number ?? "?"}). Send them to it.`);
   } else {
     verdict.append(el("strong", {}, "Not accepted."), check.seat ? ` The candidate holds seat ${check.seat}.` : " No seat was assigned.");
   }
@@ -430,7 +430,7 @@ function renderCandidates(roster) {
   body.replaceChildren();
   for (const c of roster.candidates) {
     body.append(el("tr", { "data-booking": c.booking_number, "data-state": c.state },
-      el("td", {}, c.booking_number), el("td", {}, c.name), el("td", {}, maskId(c.id_number)), el("td", {}, c.session),
+      el("td", {}, c.booking_number), el("td", {}, el("bdi", {}, c.name)), el("td", {}, maskId(c.id_number)), el("td", {}, c.session),
       el("td", {}, c.language), el("td", { class: `state ${c.state}` }, STATES[c.state] ?? c.state), el("td", {}, c.seat ?? ""),
       el("td", {}, c.failures), el("td", {}, c.has_photo ? "yes" : "no"), el("td", {}, c.templates),
       el("td", {}, c.seat ? el("button", { type: "button", class: "release", onclick: () => release(c.booking_number) }, "Release") : "")));

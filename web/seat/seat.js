@@ -159,10 +159,27 @@ function render() {
   attempts.textContent = language.t("attempts.left", { count: MAX_FAILURES - session.failures });
   const candidate = $("candidate");
   candidate.hidden = !session.candidateName;
-  candidate.textContent = session.candidateName ? language.t("candidate.greeting", { name: session.candidateName }) : "";
-  $("greet-title").textContent = language.t("greeting.title", { name: session.candidateName ?? "" });
+  withName(candidate, session.candidateName ? language.t("candidate.greeting") : "", session.candidateName);
+  withName($("greet-title"), language.t("greeting.title"), session.candidateName ?? "");
   // Mode (a) has no identity or fingerprint step: the examiner did those at the console.
   document.querySelector(".steps").hidden = session.mode === CARD_AT_CONSOLE;
+}
+
+/**
+ * Put `text` into `el` with its {name} filled in as text, isolated in <bdi>: a
+ * name in another script (a Uyghur name on a Chinese page) must not reorder the words around it.
+ */
+function withName(el, text, name) {
+  const parts = text.split("{name}");
+  el.replaceChildren();
+  parts.forEach((part, i) => {
+    if (i > 0) {
+      const bdi = document.createElement("bdi");
+      bdi.textContent = name;
+      el.append(bdi);
+    }
+    if (part) el.append(part);
+  });
 }
 
 // ---------------------------------------------------------------- steps

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # `make demo`: an exam centre on this machine. examgate-server with its
-# embedded database, three simulated seats (agents with a simulated
-# fingerprint reader and camera; seat 1 also reads a simulated ID card
-# through the real pcscd and vsmartcard's vpcd), each enrolled with the
-# server and approved, each with its link running (heartbeats, deliveries,
-# commands). Prints the console URL and the demo logins; Ctrl-C stops it all.
+# embedded database and today's simulated roster imported; the examiner's
+# console PC (an agent approved as the console, reading a simulated ID card
+# through the real pcscd and vsmartcard's vpcd); three simulated seats
+# (agents with a simulated ISO fingerprint reader and camera), each enrolled
+# with the server and approved, each with its link running (heartbeats,
+# deliveries, commands). Prints the console URL, the demo logins and how to
+# put the card on the reader or a finger on a seat's sensor
+# (scripts/demo-ctl.sh); Ctrl-C stops it all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=${CARGO_TARGET_DIR:-target}/release
+target=${EXAMGATE_BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}
 server=$target/examgate-server
 agent=$target/examgate-agent
 sim=$target/examgate-sim
@@ -43,17 +46,48 @@ fi
 pids+=($!)
 pin=$(await_line "$demo/server.out" 'pin: [0-9a-f]{64}' | cut -d' ' -f2)
 
-# Seat 1's ID card: the real pcscd (one per machine) and a simulated card on vpcd.
-idcard=()
-if ! pgrep -x pcscd >/dev/null && command -v pcscd >/dev/null; then
+# Today's roster: six simulated candidates (candidate 1 holds the simulated
+# resident card; candidate K's enrolled finger is simulated finger K).
+seed=1
+if [[ ! -e $demo/roster/roster.csv ]]; then
+  "$sim" roster --date "$(date +%F)" --out "$demo/roster" --seed "$seed" >"$demo/roster.txt"
+  "$server" roster import "$demo/roster/roster.csv" --data-dir "$data" >/dev/null
+fi
+
+# The console PC's ID card reader: the real pcscd (one per machine) and a
+# simulated card on vpcd, off the reader until scripts/demo-ctl.sh puts it on.
+if ! pgrep -x pcscd >/dev/null; then
   pcscd -f -i >"$demo/pcscd.log" 2>&1 &
   pids+=($!)
 fi
-if pgrep -x pcscd >/dev/null || [[ -n ${pids[1]:-} ]]; then
-  "$sim" idcard --vpcd 127.0.0.1:35963 --card simulators/cards/resident.toml </dev/null >"$demo/card.log" 2>&1 &
-  pids+=($!)
-  idcard=(--device pcsc-idcard)
-fi
+rm -f "$demo/card.ctl"
+mkfifo "$demo/card.ctl"
+exec 3<>"$demo/card.ctl"
+"$sim" idcard --vpcd 127.0.0.1:35963 --card simulators/cards/resident.toml <&3 >"$demo/card.log" 2>&1 &
+pids+=($!)
+echo remove >&3
+
+# Enrols the agent whose state directory is $1 and approves it as seat $2 (role $3).
+enrol() {
+  local dir=$1 seat=$2 role=$3 key
+  [[ -e $dir/link.toml ]] && return 0
+  key=$("$agent" enrol --server "https://127.0.0.1:$port" --pin "$pin" --state-dir "$dir" | grep -oE 'key [0-9a-f]{32}' | cut -d' ' -f2)
+  "$server" seat approve "$seat" --key "$key" --role "$role" --data-dir "$data" >/dev/null
+}
+
+console=$demo/console
+mkdir -p "$console"
+cat >"$console/agent.toml" <<TOML
+listen = "127.0.0.1:17480"
+[snapshots]
+dir = "$console/snapshots"
+TOML
+enrol "$console" console console
+"$agent" run --config "$console/agent.toml" --device pcsc-idcard --console --link-dir "$console" \
+  >"$console/agent.log" 2>&1 &
+pids+=($!)
+"$agent" link run --state-dir "$console" --agent "http://127.0.0.1:17480" >"$console/link.out" 2>"$console/link.log" &
+pids+=($!)
 
 for n in 1 2 3; do
   seat=$demo/seat$n
@@ -65,29 +99,31 @@ dir = "$seat/snapshots"
 seat = "$n"
 exam = "demo-k1"
 TOML
-  devices=(--device "sim:fingerprint?seed=$n" --device sim:camera)
-  [[ $n == 1 ]] && devices+=("${idcard[@]}")
-  "$agent" run --config "$seat/agent.toml" "${devices[@]}" >"$seat/agent.log" 2>&1 &
+  enrol "$seat" "$n" seat
+  "$agent" run --config "$seat/agent.toml" --device "sim:fingerprint?seed=$seed&format=iso19794-2" --device sim:camera \
+    --link-dir "$seat" >"$seat/agent.log" 2>&1 &
   pids+=($!)
-  if [[ ! -e $seat/link.toml ]]; then
-    key=$("$agent" enrol --server "https://127.0.0.1:$port" --pin "$pin" --state-dir "$seat" | grep -oE 'key [0-9a-f]{32}' | cut -d' ' -f2)
-    "$server" seat approve "$n" --key "$key" --data-dir "$data" >/dev/null
-  fi
   "$agent" link run --state-dir "$seat" --agent "http://127.0.0.1:$((17480 + n))" >"$seat/link.out" 2>"$seat/link.log" &
   pids+=($!)
 done
+echo "$demo" >"${XDG_RUNTIME_DIR:-/tmp}/examgate-demo.current"
 
 cat <<MSG
 examgate demo centre (files in $demo)
-  console:   https://127.0.0.1:$port/console/   (the server's own certificate: accept it in the browser)
-  logins:    examiner / examiner-demo  and  invigilator / invigilator-demo  (both, on the same console)
-  pin:       $pin
-  seats:     1 http://127.0.0.1:17481/  (fingerprint, camera${idcard:+, ID card through pcscd + vpcd})
-             2 http://127.0.0.1:17482/  (fingerprint, camera)
-             3 http://127.0.0.1:17483/  (fingerprint, camera)
-  a spare:   $agent enrol --server https://127.0.0.1:$port --pin $pin --state-dir $demo/spare
-             then rebind a seat to it on the console
-  operator:  $server seat list --data-dir $data ; $server audit verify --data-dir $data
+  console:    https://127.0.0.1:$port/console/   (the server's own certificate: accept it in the browser)
+  logins:     examiner / examiner-demo  and  invigilator / invigilator-demo  (both, on the same console)
+  pin:        $pin
+  seats:      1 http://127.0.0.1:17481/   2 http://127.0.0.1:17482/   3 http://127.0.0.1:17483/
+  console PC: agent http://127.0.0.1:17480/ with the ID card reader (pcscd + vpcd)
+  roster:     today's six candidates ($demo/roster.txt):
+$(sed 's/^/              /' "$demo/roster.txt")
+  mode (a):   scripts/demo-ctl.sh card insert    (张伟's card on the console's reader; remove: card remove)
+  mode (b):   at a seat type a booking number, then scripts/demo-ctl.sh finger SEAT K
+              (candidate K's finger; any other K is a wrong finger)
+  a spare:    $agent enrol --server https://127.0.0.1:$port --pin $pin --state-dir $demo/spare
+              then rebind a seat to it on the console
+  operator:   $server seat list --data-dir $data ; $server roster list --data-dir $data ;
+              $server audit verify --data-dir $data
 Ctrl-C stops everything.
 MSG
 wait

@@ -17,9 +17,10 @@ test: build
 	$(CARGO) test --workspace
 	$(MAKE) --no-print-directory test-web
 
-# The seat page (web/seat) in Debian's chromium through Python Playwright,
-# served by the real agent. Screenshots go to $(SEAT_SCREENSHOTS) if set,
-# else to a temp dir named at the end of the run.
+# The seat page (web/seat) and the console (web/console) in Debian's chromium
+# through Python Playwright, served by the real agent and server; both login
+# modes end to end (server, agents, pcscd + vpcd: web/tests/centre.py).
+# Screenshots go to $(SEAT_SCREENSHOTS) if set, else to a temp dir named at the end of the run.
 PLAYWRIGHT_VENV ?= target/playwright
 test-web: build
 	PLAYWRIGHT_VENV=$(PLAYWRIGHT_VENV) scripts/install-playwright.sh

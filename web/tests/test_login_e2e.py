@@ -233,6 +233,15 @@ def test_mode_a_the_card_read_at_the_console_assigns_a_seat_that_greets_the_cand
         "data-state", "admitted", timeout=WAIT_MS)
     centre.card.script("remove")
 
+    # A seat page opened afresh (a restarted browser) asks the agent who sits there.
+    again = seat_page.context.new_page()
+    again.goto(next(a.base for a in centre.seats if a.seat == seat) + "/")
+    again.wait_for_selector("html[data-ready=true]")
+    again.wait_for_selector("#panel-result[data-result='admitted']:not([hidden])")
+    assert again.locator("html").get_attribute("lang") == "zh-CN"
+    expect(again.locator("#candidate")).to_have_text(text("zh-CN", "candidate.greeting", name="张伟"))
+    again.close()
+
 
 # --------------------------------------------------------------- mode (b): at the seat
 

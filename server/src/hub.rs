@@ -26,6 +26,26 @@ pub enum ConsoleEvent {
     SeatsChanged,
     /// A new alert.
     Alert { seat: Option<String>, kind: String, message: String },
+    /// A candidate's login state changed (claimed, an attempt, assigned, admitted, refused, released).
+    CandidateUpdated {
+        booking_number: String,
+        name: String,
+        seat: Option<String>,
+        state: examgate_protocol::login::CandidateState,
+        failures: u32,
+        mode: Option<String>,
+    },
+    /// The examiner read an ID card on the console PC.
+    CardRead(Box<CardRead>),
+}
+
+/// What the server made of a card read at the console, the card, and the
+/// roster photo to show beside it (`/api/v1/roster/{booking}/photo`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CardRead {
+    pub check: examgate_protocol::login::CardCheck,
+    pub card: crate::login::card::CardView,
+    pub photo_url: Option<String>,
 }
 
 struct Presence {
@@ -149,6 +169,12 @@ impl Hub {
             devices: e.devices.clone(),
             outbox_pending: e.outbox_pending,
         })
+    }
+
+    /// The PCs whose last heartbeat here is at most `offline_after` old.
+    pub fn online_keys(&self, now: i64, offline_after: i64) -> Vec<String> {
+        let p = self.presence.lock().expect("hub lock");
+        p.iter().filter(|(_, e)| now - e.last_seen <= offline_after).map(|(k, _)| k.clone()).collect()
     }
 
     /// Marks seats silent for longer than `offline_after` as offline; tells consoles if any were.

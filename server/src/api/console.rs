@@ -46,15 +46,65 @@ fn check_ip(state: &AppState, ip: IpAddr) -> Result<(), AppError> {
     }
 }
 
-/// The console's session, if open; else 401 (no session) or 403 (one login missing).
-pub(super) async fn open_session(state: &AppState, h: &HeaderMap, ip: IpAddr) -> Result<Session, AppError> {
-    check_ip(state, ip)?;
+/// The session behind the cookie (open or not) and its token's hash. A session
+/// idle longer than `[console] idle_minutes` is locked: deleted, and 401 `locked`.
+async fn live_session(state: &AppState, h: &HeaderMap) -> Result<(String, Session), AppError> {
     let token = token_from(h).ok_or_else(|| AppError::unauthorized("unauthorized", "log in first"))?;
+    let hash = sha256_hex(token.as_bytes());
+    let now = now_ms();
     let session = state
         .store
-        .session(&sha256_hex(token.as_bytes()), now_ms())
+        .session(&hash, now)
         .await?
         .ok_or_else(|| AppError::unauthorized("unauthorized", "the session has ended: log in again"))?;
+    let idle_ms = state.config.console.idle_ms;
+    if now - session.last_active > idle_ms {
+        state.store.lock_session(&hash, idle_ms, now).await?;
+        return Err(AppError::unauthorized(
+            "locked",
+            format!(
+                "the console locked after {} minutes without input: the examiner and the invigilator log in again",
+                idle_ms / 60_000
+            ),
+        ));
+    }
+    Ok((hash, session))
+}
+
+/// A person did something on the console: it stays unlocked for another `idle_minutes`.
+pub(super) async fn touch(state: &AppState, h: &HeaderMap, ip: IpAddr) -> Result<Session, AppError> {
+    check_ip(state, ip)?;
+    let (hash, session) = live_session(state, h).await?;
+    state.store.touch_session(&hash, now_ms()).await?;
+    Ok(session)
+}
+
+/// Every console POST but the session's own counts as a person's input (GETs
+/// and the live events do not); counted once the request has passed the session check.
+pub async fn count_activity(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let counts = req.method() == axum::http::Method::POST
+        && req.uri().path().starts_with("/api/v1/")
+        && !req.uri().path().starts_with("/api/v1/session/");
+    let token = if counts { token_from(req.headers()) } else { None };
+    let resp = next.run(req).await;
+    if let Some(token) = token
+        && !matches!(resp.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+        && let Err(e) = state.store.touch_session(&sha256_hex(token.as_bytes()), now_ms()).await
+    {
+        tracing::warn!(error = %e, "cannot record console activity");
+    }
+    resp
+}
+
+/// The console's session, if open; else 401 (no session, or `locked` after
+/// the idle time) or 403 (one login missing).
+pub(super) async fn open_session(state: &AppState, h: &HeaderMap, ip: IpAddr) -> Result<Session, AppError> {
+    check_ip(state, ip)?;
+    let (_, session) = live_session(state, h).await?;
     if !session.is_open() {
         return Err(AppError::forbidden(
             "console_closed",
@@ -65,7 +115,7 @@ pub(super) async fn open_session(state: &AppState, h: &HeaderMap, ip: IpAddr) ->
 }
 
 /// Who acts: the examiner, countersigned by the invigilator.
-fn actor(s: &Session) -> String {
+pub(super) fn actor(s: &Session) -> String {
     format!("user:{}+{}", s.examiner.as_deref().unwrap_or("?"), s.invigilator.as_deref().unwrap_or("?"))
 }
 
@@ -82,11 +132,21 @@ pub struct SessionView {
     pub invigilator: Option<String>,
     /// Both have logged in: the console is usable.
     pub open: bool,
+    /// The console locks after this long without input (`POST /api/v1/session/activity` or any POST).
+    pub idle_ms: i64,
+    /// The last input, Unix ms.
+    pub last_active: i64,
 }
 
-impl From<&Session> for SessionView {
-    fn from(s: &Session) -> SessionView {
-        SessionView { examiner: s.examiner.clone(), invigilator: s.invigilator.clone(), open: s.is_open() }
+impl SessionView {
+    fn new(s: &Session, idle_ms: i64) -> SessionView {
+        SessionView {
+            examiner: s.examiner.clone(),
+            invigilator: s.invigilator.clone(),
+            open: s.is_open(),
+            idle_ms,
+            last_active: s.last_active,
+        }
     }
 }
 
@@ -115,9 +175,18 @@ pub async fn login(
         return Err(AppError::unauthorized("unauthorized", "wrong user name or password"));
     };
     let now = now_ms();
+    let idle_ms = state.config.console.idle_ms;
     let token = match token_from(&h) {
-        Some(t) if state.store.session(&sha256_hex(t.as_bytes()), now).await?.is_some() => t,
-        _ => ids::random_hex(32),
+        Some(t) => match state.store.session(&sha256_hex(t.as_bytes()), now).await? {
+            Some(s) if now - s.last_active <= idle_ms => t,
+            // Idle too long: the other person's login ends with it; both start again.
+            Some(_) => {
+                state.store.lock_session(&sha256_hex(t.as_bytes()), idle_ms, now).await?;
+                ids::random_hex(32)
+            }
+            None => ids::random_hex(32),
+        },
+        None => ids::random_hex(32),
     };
     let login = SessionLogin {
         token_hash: sha256_hex(token.as_bytes()),
@@ -128,7 +197,7 @@ pub async fn login(
     let session = state.store.session_login(login, now).await?;
     let secure = if state.config.tls.enabled { "; Secure" } else { "" };
     let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}");
-    let mut resp = Json(SessionView::from(&session)).into_response();
+    let mut resp = Json(SessionView::new(&session, idle_ms)).into_response();
     resp.headers_mut()
         .insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|e| AppError::internal(e.to_string()))?);
     Ok(resp)
@@ -141,13 +210,8 @@ pub async fn session(
     h: HeaderMap,
 ) -> Result<Json<SessionView>, AppError> {
     check_ip(&state, peer.ip())?;
-    let token = token_from(&h).ok_or_else(|| AppError::unauthorized("unauthorized", "log in first"))?;
-    let s = state
-        .store
-        .session(&sha256_hex(token.as_bytes()), now_ms())
-        .await?
-        .ok_or_else(|| AppError::unauthorized("unauthorized", "the session has ended: log in again"))?;
-    Ok(Json(SessionView::from(&s)))
+    let (_, s) = live_session(&state, &h).await?;
+    Ok(Json(SessionView::new(&s, state.config.console.idle_ms)))
 }
 
 /// `POST /api/v1/session/logout` (body `{}`).
@@ -188,6 +252,18 @@ pub struct SeatView {
     pub bound_by: String,
     /// `seat` or `console`.
     pub role: MachineRole,
+    /// Today's candidate at this seat (assigned, verifying, waiting for the examiner or admitted).
+    pub candidate: Option<SeatCandidateView>,
+}
+
+/// A seat's candidate on the seat map.
+#[derive(Serialize)]
+pub struct SeatCandidateView {
+    pub booking_number: String,
+    pub name: String,
+    pub state: examgate_protocol::login::CandidateState,
+    pub failures: u32,
+    pub mode: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -213,6 +289,20 @@ pub(crate) async fn seat_map(state: &AppState) -> Result<SeatMap, AppError> {
     let now = now_ms();
     let overview = state.store.overview().await?;
     let offline_after = state.config.agents.offline_after_ms;
+    let today = crate::roster::today(&state.config, now);
+    let mut at_seats: std::collections::HashMap<String, SeatCandidateView> = std::collections::HashMap::new();
+    for c in state.store.candidates(Some(&today)).await? {
+        if let Some(seat) = c.seat_no.filter(|_| crate::login::rules::at_a_seat(c.state)) {
+            let view = SeatCandidateView {
+                booking_number: c.booking_number,
+                name: c.name,
+                state: c.state,
+                failures: c.failures,
+                mode: c.mode,
+            };
+            at_seats.insert(seat, view);
+        }
+    }
     let seats = overview
         .seats
         .into_iter()
@@ -241,6 +331,7 @@ pub(crate) async fn seat_map(state: &AppState) -> Result<SeatMap, AppError> {
                 bound_at: binding.bound_at,
                 bound_by: binding.bound_by,
                 role: row.machine.role,
+                candidate: at_seats.remove(row.seat.as_str()),
             }
         })
         .collect();

@@ -8,8 +8,10 @@
 
 pub mod agent;
 pub mod console;
+pub mod login;
 pub mod roster;
 pub mod signed;
+pub mod verify;
 mod web;
 
 use std::net::{IpAddr, SocketAddr};
@@ -22,6 +24,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use examgate_protocol::link::paths;
+use examgate_protocol::login::paths as login_paths;
 
 use crate::config::Config;
 use crate::error::AppError;
@@ -82,11 +85,22 @@ pub fn app(state: AppState) -> Router {
         .route(paths::HEARTBEAT, post(agent::heartbeat))
         .route(paths::DELIVERIES, post(agent::deliver))
         .route(paths::PUSH, get(agent::push))
+        .route(login_paths::LOOKUP, post(login::lookup))
+        .route(login_paths::VERIFY, post(login::verify))
+        .route(login_paths::ASK_EXAMINER, post(login::ask_examiner))
+        .route(login_paths::FINISH, post(login::finish))
+        .route(login_paths::STATE, get(login::seat_login_state))
+        .route(login_paths::CONSOLE_CARD, post(login::console_card))
         .layer(DefaultBodyLimit::max(limit));
     let api = Router::new()
         .route("/api/v1/session/login", post(console::login))
         .route("/api/v1/session/logout", post(console::logout))
         .route("/api/v1/session", get(console::session))
+        .route("/api/v1/session/activity", post(verify::activity))
+        .route("/api/v1/roster/{booking}/admit", post(verify::admit))
+        .route("/api/v1/roster/{booking}/refuse", post(verify::refuse))
+        .route("/api/v1/roster/{booking}/release", post(verify::release))
+        .route("/api/v1/roster/{booking}/evidence", get(verify::evidence))
         .route("/api/v1/seats", get(console::seats))
         .route("/api/v1/seats/{seat}/approve", post(console::approve))
         .route("/api/v1/seats/{seat}/rebind", post(console::rebind))
@@ -98,14 +112,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/audit", get(console::audit_rows))
         .route("/api/v1/audit/verify", get(console::audit_verify))
         .route("/api/v1/events", get(console::events))
-        .route(
-            "/api/v1/roster/import",
-            post(roster::import).layer(DefaultBodyLimit::max(roster::IMPORT_BODY_LIMIT)),
-        )
+        .route("/api/v1/roster/import", post(roster::import).layer(DefaultBodyLimit::max(roster::IMPORT_BODY_LIMIT)))
         .route("/api/v1/roster", get(roster::list))
         .route("/api/v1/roster/{booking}/photo", get(roster::photo))
         .route("/api/v1/openapi.json", get(|| async { ([("content-type", "application/json")], OPENAPI) }))
-        .layer(DefaultBodyLimit::max(64 * 1024));
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), console::count_activity));
     Router::new()
         .merge(agent)
         .merge(api)
@@ -127,9 +139,20 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", paths::HEARTBEAT),
     ("post", paths::DELIVERIES),
     ("get", paths::PUSH),
+    ("post", login_paths::LOOKUP),
+    ("post", login_paths::VERIFY),
+    ("post", login_paths::ASK_EXAMINER),
+    ("post", login_paths::FINISH),
+    ("get", login_paths::STATE),
+    ("post", login_paths::CONSOLE_CARD),
     ("post", "/api/v1/session/login"),
     ("post", "/api/v1/session/logout"),
     ("get", "/api/v1/session"),
+    ("post", "/api/v1/session/activity"),
+    ("post", "/api/v1/roster/{booking}/admit"),
+    ("post", "/api/v1/roster/{booking}/refuse"),
+    ("post", "/api/v1/roster/{booking}/release"),
+    ("get", "/api/v1/roster/{booking}/evidence"),
     ("get", "/api/v1/seats"),
     ("post", "/api/v1/seats/{seat}/approve"),
     ("post", "/api/v1/seats/{seat}/rebind"),

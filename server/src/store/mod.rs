@@ -19,8 +19,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use login::{
-    Assigned, Called, Claim, Claimed, Decided, ExaminerCall, ExaminerDecision, Finish, Finished, LoginError, LoginStore,
-    NewVerification, Released, SeatAssignment, StoredVerdict, VerificationRow, Verified,
+    Assigned, Called, Claim, Claimed, Decided, ExaminerCall, ExaminerDecision, Finish, Finished, LoginError,
+    LoginStore, NewVerification, Released, SeatAssignment, StoredVerdict, VerificationRow, Verified,
 };
 pub use postgres::PgStore;
 pub use roster::{

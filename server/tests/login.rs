@@ -222,6 +222,7 @@ both_databases!(
     a_cards_problems_are_named,
     only_the_console_pc_may_send_cards_and_it_gets_no_candidates,
     the_console_locks_when_idle,
+    the_console_pc_is_approved_from_the_shell_too,
     evidence_signatures_re_verify_and_an_altered_body_fails,
 );
 
@@ -528,12 +529,22 @@ async fn a_card_at_the_console_gets_a_free_seat_at_random(db: TestDb) {
     assert_eq!((r.json()["accepted"].as_bool(), r.json()["problems"].clone()), (Some(false), json!(["no_free_seat"])));
     // The console page heard of each card, with the roster photo's address.
     let mut reads = Vec::new();
+    let mut updates = 0;
     while let Ok(ev) = events.try_recv() {
-        if let ConsoleEvent::CardRead(read) = ev {
-            reads.push(read);
+        match &ev {
+            ConsoleEvent::CardRead(read) => {
+                let json = serde_json::to_value(&ev).unwrap();
+                assert_eq!((&json["type"], &json["check"]["seat"]), (&json!("card_read"), &json!(read.check.seat)));
+                reads.push(read.clone());
+            }
+            ConsoleEvent::CandidateUpdated { .. } => {
+                assert_eq!(serde_json::to_value(&ev).unwrap()["type"], "candidate_updated");
+                updates += 1;
+            }
+            _ => {}
         }
     }
-    assert_eq!(reads.len(), 5);
+    assert_eq!((reads.len(), updates), (5, 3), "three assignments, each told once");
     assert_eq!(reads[0].photo_url.as_deref(), Some("/api/v1/roster/20261125011/photo"));
     assert_eq!(reads[0].card.name.as_deref(), Some("张三"));
     // Mode (a): the assigned seat finishes without a fingerprint.
@@ -677,4 +688,32 @@ async fn evidence_signatures_re_verify_and_an_altered_body_fails(db: TestDb) {
     sql(&h.db, &format!("UPDATE verifications SET body = $1 WHERE id = '{}'", rows[0].id), Some("AAAA")).await;
     let v = h.get(&format!("/api/v1/roster/{A}/evidence"), &console).await.json();
     assert_eq!(v["attempts"][0]["signature_valid"], false);
+}
+
+async fn the_console_pc_is_approved_from_the_shell_too(db: TestDb) {
+    let h = Harness::new(db).await;
+    let pc = TestAgent::new("02:00:00:00:02:01", "10.0.2.1");
+    assert!(h.send(pc.enrol_request()).await.status.is_success());
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_examgate-server"))
+            .args(args)
+            .args(["--database", &h.db.url, "--data-dir"])
+            .arg(h.db.dir.path())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, out) = run(&["seat", "approve", "C1", "--key", &pc.key_id, "--role", "boss"]);
+    assert!(!ok && out.contains("seat or console"), "{out}");
+    let (ok, out) = run(&["seat", "approve", "C1", "--key", &pc.key_id, "--role", "console"]);
+    assert!(ok && out.contains("seat C1 bound to") && out.ends_with("as console\n"), "{out}");
+    let (ok, out) = run(&["seat", "rebind", "C1", "--key", &pc.key_id, "--role", "seat"]);
+    assert!(!ok && out.contains("--role is for approve"), "{out}");
+    let machine = h.db.store.machine(&pc.key_id).await.unwrap().unwrap();
+    assert_eq!(machine.role, examgate_server::store::MachineRole::Console);
+    let r = read_card(&h, &pc, card(&id_number("12345619800101000"), "2015-03-01", None)).await;
+    assert_eq!((r.status, r.json()["problems"].clone()), (StatusCode::OK, json!(["no_booking_today"])), "{}", r.text());
 }

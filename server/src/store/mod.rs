@@ -8,6 +8,7 @@
 //! transaction as its audit row, so the two cannot disagree.
 
 pub mod login;
+mod login_sql;
 mod postgres;
 pub mod roster;
 mod sql;

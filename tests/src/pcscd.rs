@@ -4,7 +4,9 @@
 //! reader.conf puts them at 35963/35964, inside it).
 //!
 //! There is one pcscd per machine (its socket path is fixed), so every test
-//! using it takes [`Pcscd::start`]'s lock for its whole run.
+//! using it takes [`Pcscd::start`]'s lock for its whole run: a mutex within
+//! this process and `flock` on [`MACHINE_LOCK`] across processes (the browser
+//! tests in web/tests take the same file lock).
 
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
@@ -20,10 +22,30 @@ pub const SLOT1_ADDR: &str = "127.0.0.1:15964";
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// A running pcscd, stopped on drop.
+/// The lock file every test process that starts a pcscd holds (`flock`, exclusive).
+pub const MACHINE_LOCK: &str = "/tmp/examgate-test-pcscd.lock";
+
+/// A running pcscd, stopped on drop (before the locks are released).
 pub struct Pcscd {
     child: Option<Child>,
+    _machine: std::fs::File,
     _lock: MutexGuard<'static, ()>,
+}
+
+/// Waits for the machine-wide lock; the kernel drops it when the file closes or the process dies.
+fn lock_machine() -> std::fs::File {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(MACHINE_LOCK)
+        .unwrap_or_else(|e| panic!("open {MACHINE_LOCK}: {e}"));
+    // SAFETY: flock on a descriptor this function owns; no memory is shared with the call.
+    while unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        let e = std::io::Error::last_os_error();
+        assert_eq!(e.kind(), std::io::ErrorKind::Interrupted, "flock {MACHINE_LOCK}: {e}");
+    }
+    file
 }
 
 fn stop_any_pcscd() {
@@ -76,8 +98,9 @@ impl Pcscd {
     /// Stop whatever pcscd runs and start ours.
     pub fn start() -> Pcscd {
         let lock = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        let machine = lock_machine();
         stop_any_pcscd();
-        Pcscd { child: Some(spawn_pcscd()), _lock: lock }
+        Pcscd { child: Some(spawn_pcscd()), _machine: machine, _lock: lock }
     }
 
     /// Kill pcscd (SIGKILL, as a crash would) and start it again.

@@ -39,5 +39,6 @@ pub fn agent_binary() -> PathBuf {
 }
 
 pub mod agent;
+pub mod centre;
 pub mod pcscd;
 pub mod sim;

@@ -73,8 +73,8 @@ impl Default for SnapshotSettings {
             dir: default_snapshot_dir(),
             limits: StoreLimits::default(),
             exam: ExamSeat {
-                seat: "unassigned".parse().expect("a valid seat number"),
-                exam: "unassigned".parse().expect("a valid exam id"),
+                seat: crate::snapshot::UNASSIGNED.parse().expect("a valid seat number"),
+                exam: crate::snapshot::UNASSIGNED.parse().expect("a valid exam id"),
             },
             service: SnapshotConfig::default(),
             schedule: None,

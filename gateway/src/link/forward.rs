@@ -25,12 +25,14 @@ pub fn snapshot_key(r: &SnapshotRecord) -> String {
 
 /// The delivery a stored snapshot becomes; `None` for a failed capture,
 /// which has no picture to deliver (it stays in the store, where the seat
-/// page shows it).
+/// page shows it). An agent whose config names no seat claims none: the
+/// server files the snapshot under the seat the PC is bound to (claiming
+/// `unassigned` would be refused as another seat's, again at every retry).
 pub fn snapshot_delivery(r: &SnapshotRecord) -> Option<Delivery> {
     let image = r.image.as_ref()?;
     let taken = r.taken_at.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     Some(Delivery {
-        seat: Some(r.seat.to_string()),
+        seat: (r.seat.as_str() != crate::snapshot::UNASSIGNED).then(|| r.seat.to_string()),
         exam: r.exam.to_string(),
         created_at: Timestamp::from_unix_millis(taken),
         item: DeliveryItem::Snapshot {
@@ -68,8 +70,12 @@ mod tests {
     use crate::snapshot::{ExamSeat, Flags, NewSnapshot, SnapshotImage, SnapshotReason, StoreLimits, TamperFlag};
 
     fn snapshot(n: u8) -> NewSnapshot {
+        snapshot_at("7", n)
+    }
+
+    fn snapshot_at(seat: &str, n: u8) -> NewSnapshot {
         NewSnapshot {
-            exam: ExamSeat { seat: "7".parse().unwrap(), exam: "k1".parse().unwrap() },
+            exam: ExamSeat { seat: seat.parse().unwrap(), exam: "k1".parse().unwrap() },
             taken_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
             reason: SnapshotReason::Scheduled(n.into()),
             camera: "sim:camera".into(),
@@ -103,5 +109,13 @@ mod tests {
             (reason.as_str(), flags, sha256),
             ("scheduled:1", vec!["dark".to_owned()], a.image.unwrap().sha256_hex())
         );
+    }
+
+    #[test]
+    fn a_seat_the_config_does_not_name_is_left_to_the_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SnapshotStore::open(&dir.path().join("snapshots"), StoreLimits::default()).unwrap();
+        let record = store.insert(&snapshot_at(crate::snapshot::UNASSIGNED, 1)).unwrap();
+        assert_eq!(snapshot_delivery(&record).unwrap().seat, None);
     }
 }

@@ -27,6 +27,7 @@ mod tests;
 
 pub use record::{
     ExamId, ExamSeat, IdError, ReasonError, SeatNo, SnapshotId, SnapshotImage, SnapshotReason, SnapshotRecord,
+    UNASSIGNED,
 };
 pub use schedule::{ExamWindow, MAX_SCHEDULED, PlanError, Schedule, ScheduleSeed, SeedError, SnapshotPolicy};
 pub use service::{Preview, SnapshotConfig, SnapshotError, SnapshotService};

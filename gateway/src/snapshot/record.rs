@@ -78,6 +78,9 @@ pub struct ExamSeat {
     pub exam: ExamId,
 }
 
+/// The seat and exam names of an agent whose config names neither.
+pub const UNASSIGNED: &str = "unassigned";
+
 /// Why a snapshot was taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SnapshotReason {

@@ -42,6 +42,8 @@ pub enum Event {
     CandidateAssigned { timestamp: Timestamp, booking_number: String, name: String, language: String },
     /// The examiner admitted or refused the candidate at this seat.
     LoginDecision { timestamp: Timestamp, booking_number: String, decision: crate::login::Decision },
+    /// The examiner released the candidate from this seat: the page starts over.
+    CandidateReleased { timestamp: Timestamp, booking_number: String },
     /// The server pushed a warning for the candidate.
     Warning { timestamp: Timestamp, text: String },
 }
@@ -58,7 +60,10 @@ impl Event {
             | Event::CardRemoved { device, .. }
             | Event::SnapshotTaken { device, .. }
             | Event::CameraFault { device, .. } => device,
-            Event::CandidateAssigned { .. } | Event::LoginDecision { .. } | Event::Warning { .. } => "",
+            Event::CandidateAssigned { .. }
+            | Event::LoginDecision { .. }
+            | Event::CandidateReleased { .. }
+            | Event::Warning { .. } => "",
         }
     }
 }

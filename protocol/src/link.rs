@@ -212,6 +212,9 @@ pub enum Command {
     /// The examiner decided on the candidate at this seat (after failed attempts,
     /// or revoking an assignment).
     LoginDecision { booking_number: String, decision: crate::login::Decision },
+    /// The examiner released the candidate from this seat (they move seat, or an
+    /// assignment is taken back): the seat page starts over for the next candidate.
+    CandidateReleased { booking_number: String },
 }
 
 /// The agent's answer to a [`PushMessage`] on the same socket.

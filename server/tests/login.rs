@@ -427,6 +427,8 @@ async fn the_examiner_refuses_and_releases(db: TestDb) {
     assert_eq!((r.status, r.json()["state"].as_str()), (StatusCode::OK, Some("booked")), "{}", r.text());
     assert_eq!(candidate_state(&h, A).await, ("booked".into(), None, 0));
     assert!(h.audit_actions().await.iter().any(|(a, _, d)| a == "candidate_released" && d.contains("from seat 1")));
+    // Seat 1 is told, so its page starts over for the next candidate.
+    assert_eq!(pending(&h, &s1).await, vec![Command::CandidateReleased { booking_number: A.into() }]);
     let r = lookup_booking(&h, &s2, A).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let r = h.post("/api/v1/roster/nope/admit", &console, json!({"reason": "a good reason"})).await;

@@ -456,6 +456,27 @@ function onDecision(event) {
   showResult(event.decision === "admitted" ? "examiner_admitted" : "refused");
 }
 
+/** The examiner released the candidate from this seat (they move seat, or an
+ * assignment was taken back): the page starts over for the next candidate. */
+function onReleased(event) {
+  if (session.booking && event.booking_number !== session.booking) return;
+  stopCamera();
+  Object.assign(session, {
+    language: null,
+    step: null,
+    identity: null,
+    booking: null,
+    mode: "seat",
+    candidateName: null,
+    failures: 0,
+    verdict: null,
+    busy: false,
+  });
+  $("id-number").value = "";
+  setStatus(null);
+  showLanguageScreen();
+}
+
 /** The examiner's warning: their words as text, never as markup. */
 function showWarning(text) {
   const dialog = $("warning");
@@ -517,6 +538,9 @@ function onAgentEvent(event) {
       break;
     case "login_decision":
       onDecision(event);
+      break;
+    case "candidate_released":
+      onReleased(event);
       break;
     case "warning":
       if (typeof event.text === "string") showWarning(event.text);

@@ -526,6 +526,26 @@ def test_the_examiners_decision_reaches_the_candidate_waiting_for_it(context, ag
     assert not page.errors, page.errors
 
 
+def test_a_candidate_released_by_the_examiner_leaves_the_page_to_the_next_one(context, agent):
+    # Mode (a) taken back: the examiner released the candidate the console had sent here.
+    page, sockets = seat_page(context, agent)
+    send_event(sockets, {"type": "candidate_assigned", "booking_number": "20261125001", "name": "张伟",
+                         "language": "zh"})
+    wait_for_step(page, "greet")
+    # A release of someone else's booking is not this candidate's.
+    send_event(sockets, {"type": "candidate_released", "booking_number": "20261125099"})
+    send_event(sockets, {"type": "candidate_released", "booking_number": "20261125001"})
+    page.wait_for_selector("#screen-language", state="visible")
+    assert page.locator("#screen-login").is_hidden()
+    assert page.locator("html").get_attribute("dir") == "ltr"
+    # The next candidate starts from the beginning: no name, nothing typed.
+    choose(page, "en")
+    wait_for_step(page, "id")
+    assert page.locator("#id-number").input_value() == ""
+    assert "张伟" not in page.locator("#screen-login").inner_text()
+    assert not page.errors, page.errors
+
+
 def test_an_examiners_warning_is_shown_as_text(context, agent):
     text = messages("ar")["messages"]
     page, sockets = seat_page(context, agent)

@@ -227,6 +227,7 @@ pub fn describe_command(c: &Command) -> String {
         Command::Warning { text } => format!("warning: {text}"),
         Command::CandidateAssigned { booking_number, .. } => format!("candidate {booking_number} assigned here"),
         Command::LoginDecision { booking_number, decision } => format!("candidate {booking_number}: {decision:?}"),
+        Command::CandidateReleased { booking_number } => format!("candidate {booking_number} released from here"),
     }
 }
 

@@ -103,6 +103,8 @@ pub enum Change {
     Assigned { booking_number: String, name: String, language: String },
     /// The examiner decided on the current candidate: the login ends.
     Decided { booking_number: String, decision: Decision },
+    /// The examiner released the candidate from this seat: nobody is logging in here.
+    Released { booking_number: String },
 }
 
 pub fn change_for(command: &Command) -> Change {
@@ -113,6 +115,7 @@ pub fn change_for(command: &Command) -> Change {
         Command::LoginDecision { booking_number, decision } => {
             Change::Decided { booking_number: booking_number.clone(), decision: *decision }
         }
+        Command::CandidateReleased { booking_number } => Change::Released { booking_number: booking_number.clone() },
         Command::SnapshotNow | Command::Warning { .. } => Change::None,
     }
 }
@@ -131,6 +134,9 @@ pub fn event_for(command: &Command, timestamp: Timestamp) -> Option<Event> {
         }),
         Command::LoginDecision { booking_number, decision } => {
             Some(Event::LoginDecision { timestamp, booking_number: booking_number.clone(), decision: *decision })
+        }
+        Command::CandidateReleased { booking_number } => {
+            Some(Event::CandidateReleased { timestamp, booking_number: booking_number.clone() })
         }
     }
 }
@@ -198,6 +204,13 @@ mod tests {
         let decided = Command::LoginDecision { booking_number: "1".into(), decision: Decision::Refused };
         assert_eq!(change_for(&decided), Change::Decided { booking_number: "1".into(), decision: Decision::Refused });
         assert_eq!(change_for(&Command::SnapshotNow), Change::None);
+        let released = Command::CandidateReleased { booking_number: "1".into() };
+        assert_eq!(change_for(&released), Change::Released { booking_number: "1".into() });
+        let t = Timestamp::from_unix_millis(0);
+        assert_eq!(
+            event_for(&released, t),
+            Some(Event::CandidateReleased { timestamp: t, booking_number: "1".into() })
+        );
     }
 
     #[test]

@@ -113,6 +113,13 @@ impl Login {
                     tracing::info!(?decision, "a decision about a candidate not at this seat now; ignored");
                 }
             }
+            Change::Released { booking_number } => {
+                if current.as_ref().is_some_and(|c| c.booking_number == booking_number) {
+                    *current = None;
+                } else {
+                    tracing::info!("a release of a candidate not at this seat now; ignored");
+                }
+            }
         }
     }
 }
@@ -205,6 +212,16 @@ mod tests {
         login.apply(decided("1"));
         assert!(login.current().is_some(), "a decision about someone else leaves this login alone");
         login.apply(decided("2"));
+        assert!(login.current().is_none());
+    }
+
+    #[test]
+    fn a_release_ends_the_login_of_that_candidate_only() {
+        let login = Login::default();
+        login.apply(Change::Assigned { booking_number: "1".into(), name: "a".into(), language: "en".into() });
+        login.apply(Change::Released { booking_number: "2".into() });
+        assert!(login.current().is_some(), "a release of someone else leaves this login alone");
+        login.apply(Change::Released { booking_number: "1".into() });
         assert!(login.current().is_none());
     }
 

@@ -124,10 +124,12 @@ pub async fn release(
     Json(_): Json<Empty>,
 ) -> Result<Json<CandidateView>, AppError> {
     let session = open_session(&state, &h, peer.ip()).await?;
-    let released = state.store.release_candidate(&booking, &actor(&session), now_ms()).await?;
+    let command_id = ids::random_hex(8);
+    let released = state.store.release_candidate(&booking, &actor(&session), &command_id, now_ms()).await?;
+    let sent_now = released.command.as_ref().map(|row| push(&state, row));
     tracing::info!(%booking, "the examiner released a candidate");
     state.hub.notify(candidate_event(&released.candidate));
-    Ok(Json(view(&released.candidate, None)))
+    Ok(Json(view(&released.candidate, sent_now)))
 }
 
 /// One fingerprint attempt as evidence.

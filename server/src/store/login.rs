@@ -209,6 +209,8 @@ pub struct Released {
     pub candidate: Candidate,
     /// The seat the candidate left.
     pub seat: Option<String>,
+    /// The `candidate_released` command for that seat, when it is bound.
+    pub command: Option<CommandRow>,
 }
 
 #[async_trait]
@@ -227,7 +229,14 @@ pub trait LoginStore: Send + Sync + 'static {
     async fn assign_seat(&self, a: SeatAssignment, now: i64) -> Result<Assigned, LoginError>;
     async fn decide(&self, d: ExaminerDecision, now: i64) -> Result<Decided, LoginError>;
     /// Back to `booked`, seat cleared, failures forgotten (the candidate moves seat).
-    async fn release_candidate(&self, booking_number: &str, actor: &str, now: i64) -> Result<Released, LoginError>;
+    /// Back to `booked`, with a `candidate_released` command (id `command_id`) for the seat left.
+    async fn release_candidate(
+        &self,
+        booking_number: &str,
+        actor: &str,
+        command_id: &str,
+        now: i64,
+    ) -> Result<Released, LoginError>;
     /// This seat's candidate on `exam_date` (assigned, verifying, waiting or admitted).
     async fn seat_candidate(&self, seat: &str, exam_date: &str) -> Result<Option<Candidate>, StoreError>;
     /// The exam dates this ID number is booked on, with the booking numbers.

@@ -525,13 +525,14 @@ macro_rules! login_store {
                     &self,
                     booking: &str,
                     actor: &str,
+                    command_id: &str,
                     now: i64,
                 ) -> Result<Released, LoginError> {
                     let mut tx = self.begin_write().await?;
                     let candidate = lock_candidate(&mut tx, booking).await?;
                     let seat = candidate.seat_no.clone();
                     if candidate.state == CandidateState::Booked {
-                        return Ok(Released { candidate, seat });
+                        return Ok(Released { candidate, seat, command: None });
                     }
                     let at = seat.as_deref().map(|s| format!(" from seat {s}")).unwrap_or_default();
                     let detail = format!(
@@ -541,8 +542,15 @@ macro_rules! login_store {
                     );
                     append(&mut tx, &entry(actor, Action::CandidateReleased, subject(booking), detail), now).await?;
                     let after = set_state(&mut tx, &candidate, CandidateState::Booked, None, None, 0, now).await?;
+                    let command = match &seat {
+                        Some(s) => {
+                            let c = Command::CandidateReleased { booking_number: booking.to_owned() };
+                            queue(&mut tx, command_id, s, &c, now).await?
+                        }
+                        None => None,
+                    };
                     tx.commit().await?;
-                    Ok(Released { candidate: after, seat })
+                    Ok(Released { candidate: after, seat, command })
                 }
 
                 async fn seat_candidate(&self, seat: &str, exam_date: &str) -> Result<Option<Candidate>, StoreError> {

@@ -364,12 +364,21 @@ async fn three_failures_call_the_examiner(db: TestDb) {
     assert!(alerts[0]["message"].as_str().unwrap().contains("seat 1"), "{:?}", alerts);
     let r = attempt(&h, &s1, A, 4, &impostor, score).await;
     assert_eq!((r.status, r.kind()), (StatusCode::CONFLICT, "waiting_for_examiner".into()));
-    // Asking for the examiner again raises another alert and keeps the state.
-    let r = post(&h, &s1, paths::ASK_EXAMINER, json!({"booking_number": A, "failures": 3, "reason": "three_failures"}))
-        .await;
+    // The seat then asks for the examiner (the page always does after three
+    // failures): the state stays, and the open alert is not raised twice.
+    let ask = json!({"booking_number": A, "failures": 3, "reason": "three_failures"});
+    let r = post(&h, &s1, paths::ASK_EXAMINER, ask.clone()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.json()["candidate"]["state"], "waiting_for_examiner");
-    assert_eq!(open_alerts(&h, "examiner_needed").await.len(), 2);
+    assert_eq!(open_alerts(&h, "examiner_needed").await.len(), 1);
+    // Once the examiner has cleared it, asking again raises a new one.
+    let id = alerts[0]["id"].as_str().unwrap();
+    let r = h.post(&format!("/api/v1/alerts/{id}/clear"), &console, json!({})).await;
+    assert!(r.status.is_success(), "{}", r.text());
+    assert!(open_alerts(&h, "examiner_needed").await.is_empty());
+    let r = post(&h, &s1, paths::ASK_EXAMINER, ask).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(open_alerts(&h, "examiner_needed").await.len(), 1);
 }
 
 async fn the_examiner_admits_with_a_typed_reason_and_the_seat_is_told(db: TestDb) {

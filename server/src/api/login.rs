@@ -387,7 +387,9 @@ pub async fn ask_examiner(
     if let Some(c) = called.candidate.as_ref().filter(|_| called.changed) {
         state.hub.notify(candidate_event(c));
     }
-    state.hub.notify(alert_event(&called.alert));
+    if let Some(alert) = &called.alert {
+        state.hub.notify(alert_event(alert));
+    }
     Ok(Json(current(&state, &seat).await?))
 }
 

@@ -144,7 +144,9 @@ pub struct Called {
     /// The candidate, if this seat held them (now `waiting_for_examiner`).
     pub candidate: Option<Candidate>,
     pub changed: bool,
-    pub alert: Alert,
+    /// The new `examiner_needed` alert; `None` when the candidate was already
+    /// waiting and the seat's alert for them is still open (no second alert).
+    pub alert: Option<Alert>,
 }
 
 /// The seat's photo step is done.

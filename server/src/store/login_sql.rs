@@ -367,7 +367,21 @@ macro_rules! login_store {
                     };
                     let why = format!("{who}{} (failures {})", call.reason, call.failures);
                     let booking = candidate.as_ref().map(|c| c.booking_number.as_str());
-                    let alert = examiner_needed(&mut tx, &actor, &call.seat, &call.key_id, booking, why, now).await?;
+                    // The third failed attempt already called the examiner for this candidate.
+                    let already_waiting = !changed
+                        && candidate.as_ref().is_some_and(|c| c.state == CandidateState::WaitingForExaminer);
+                    let open: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM alerts WHERE kind = 'examiner_needed' AND seat_no = $1 \
+                         AND cleared_at IS NULL",
+                    )
+                    .bind(&call.seat)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let alert = if already_waiting && open > 0 {
+                        None
+                    } else {
+                        Some(examiner_needed(&mut tx, &actor, &call.seat, &call.key_id, booking, why, now).await?)
+                    };
                     tx.commit().await?;
                     Ok(Called { candidate, changed, alert })
                 }

@@ -14,7 +14,7 @@ import { applyLayout, loadLanguages, markLanguage, translate } from "./lib/i18n.
 import { parseIdentity, sanitize } from "./lib/identity.js";
 import { blockShortcuts, enterFullscreen, isFullscreen, watchFullscreen } from "./lib/keys.js";
 import * as server from "./lib/server.js";
-import { ServerUnreachable } from "./lib/server.js";
+import { LoginRefused, ServerUnreachable } from "./lib/server.js";
 
 const MAX_FAILURES = 3;
 /** Spoken before a language is chosen: the language screen's title, in this order. */
@@ -262,6 +262,7 @@ async function acceptIdentity(identity) {
   try {
     found = await server.lookupCandidate(identity);
   } catch (e) {
+    if (e instanceof LoginRefused) return toExaminer("server_refused");
     if (!(e instanceof ServerUnreachable)) console.error("seat page: lookup failed", e);
     setStatus("server.unreachable", "error");
     $("id-number").focus();
@@ -333,6 +334,7 @@ function captureFinger() {
     try {
       answer = await server.verifyWithServer({ identity: session.identity, capture, attempt: session.failures + 1 });
     } catch (e) {
+      if (e instanceof LoginRefused) return toExaminer("server_refused");
       if (!(e instanceof ServerUnreachable)) console.error("seat page: verification failed", e);
       // Not the candidate's failure: the attempt does not count.
       setStatus("server.unreachable", "error");
@@ -394,6 +396,7 @@ function finishCamera() {
     try {
       ({ outcome } = await server.finishLogin({ identity: session.identity, verdict: session.verdict, snapshot }));
     } catch (e) {
+      if (e instanceof LoginRefused) return toExaminer("server_refused");
       if (!(e instanceof ServerUnreachable)) console.error("seat page: finishing the login failed", e);
       setStatus("server.unreachable", "error");
       $("camera-continue").focus();

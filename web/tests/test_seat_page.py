@@ -56,7 +56,7 @@ def box(page, selector):
 
 def fake_server(page, **answers):
     """Replace lib/server.js's calls with canned answers ("unreachable": the server cannot be
-    reached); calls are kept in window.serverCalls."""
+    reached; "refused": the agent answered 409); calls are kept in window.serverCalls."""
     page.evaluate(
         """async (answers) => {
             const server = await import("/lib/server.js");
@@ -64,6 +64,7 @@ def fake_server(page, **answers):
             const answer = (name) => async (request) => {
                 window.serverCalls.push([name, JSON.parse(JSON.stringify(request ?? null))]);
                 if (answers[name] === "unreachable") throw new server.ServerUnreachable("test");
+                if (answers[name] === "refused") throw new server.LoginRefused("no_candidate", "test");
                 return answers[name];
             };
             server.useServer({
@@ -454,6 +455,22 @@ def test_an_unreachable_server_during_the_scan_costs_no_attempt(page):
     wait_for_status(page, "server.unreachable")
     assert shown_text(page, "#status") == text["server.unreachable"]
     assert page.locator("#attempts").is_hidden() and active_id(page) == "finger-start"
+
+
+def test_a_scan_the_agent_refuses_sends_the_candidate_to_the_examiner_not_to_a_retry(page):
+    # E.g. the agent restarted and lost the login (409 no_candidate): retrying cannot mend it.
+    text = messages("es")["messages"]
+    choose(page, "es")
+    fake_server(page, lookupCandidate={"status": "found", "booking_number": "20261125001", "name": "Lucía",
+                                       "language": "es", "state": "verifying", "failures": 0},
+                verifyWithServer="refused")
+    enter_id(page)
+    page.keyboard.press("Enter")
+    wait_for_step(page, "result")
+    assert shown_text(page, "#result-title") == text["result.examiner.title"]
+    page.wait_for_function("window.serverCalls.some(([name]) => name === 'askExaminer')")
+    ask = [r for name, r in page.evaluate("window.serverCalls") if name == "askExaminer"]
+    assert ask[0]["reason"] == "server_refused"
 
 
 def test_failures_counted_by_the_server_carry_over_and_its_examiner_state_ends_the_attempts(page):

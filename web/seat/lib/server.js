@@ -39,6 +39,15 @@ import { AgentError, call } from "./agent.js";
 /** The exam-centre server did not answer (or the agent cannot reach it). */
 export class ServerUnreachable extends Error {}
 
+/** The agent or the server refused the step (409: `server_refused`, or `no_candidate` when the
+ * agent lost the login, e.g. after a restart): not a retry, the examiner sorts it out. */
+export class LoginRefused extends Error {
+  constructor(kind, message) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
 /** Without a server nobody is admitted by the seat alone. */
 const placeholder = {
   async loginState() {
@@ -75,6 +84,7 @@ const agent = {
         this.enrolled = false;
         return fallback();
       }
+      if (e instanceof AgentError && e.status === 409) throw new LoginRefused(e.kind, e.message);
       // 502 server_unreachable, the agent itself gone, or an answer the page cannot use.
       throw new ServerUnreachable(e.message);
     }

@@ -30,8 +30,9 @@ lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-# An exam centre: the server, three seats enrolled and approved (seat 1 reads an ID card
-# through pcscd and vpcd); prints the console URL and logins.
+# An exam centre: the server with today's simulated roster, the examiner's console PC
+# (reads an ID card through pcscd and vpcd), three seats enrolled and approved; prints the
+# console URL, the logins and how to put the card or a finger on (scripts/demo-ctl.sh).
 demo: deps
 	$(CARGO) build --release -p examgate-server -p examgate-agent -p examgate-sim
 	scripts/demo-centre.sh

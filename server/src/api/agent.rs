@@ -1,13 +1,11 @@
 //! The endpoints agents call: enrolment, status, heartbeats, deliveries and
 //! the push WebSocket. Every one but enrolment needs a signed request from a
-//! PC bound to a seat ([`signed::authenticate`]).
+//! PC bound to a seat ([`Signed`], [`signed::authenticate`]).
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -19,9 +17,8 @@ use examgate_protocol::link::{
     Command, Delivery, DeliveryItem, DeliveryReceipt, DeviceHealth, EnrolRequest, EnrolResponse, Heartbeat,
     HeartbeatResponse, PushAck, PushMessage, Stored, headers,
 };
-use serde::de::DeserializeOwned;
 
-use super::signed::{self, NeedsSeat, Refusal, check_seat_claim, normalise_mac};
+use super::signed::{self, AgentRequest, Bound, Enrolled, NeedsSeat, Refusal, Signed, normalise_mac};
 use super::{AppState, PeerAddr};
 use crate::audit::{Action, Entry};
 use crate::crypto::{key_id, sha256_hex};
@@ -30,22 +27,6 @@ use crate::hub::{ConsoleEvent, ToAgent};
 use crate::now_ms;
 use crate::snapshots::is_sha256_hex;
 use crate::store::{DeliveryOutcome, Machine, NewAlert, NewDelivery, NewMachine};
-
-/// The body, or 413 when it is over the limit.
-pub(super) fn body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, AppError> {
-    body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => AppError::too_large(state.config.agents.max_body_bytes),
-        _ => AppError::bad_request(e.body_text()),
-    })
-}
-
-pub(super) fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
-    serde_json::from_slice(bytes).map_err(|e| AppError::bad_request(format!("the body is not the expected JSON: {e}")))
-}
-
-fn path(uri: &Uri) -> &str {
-    uri.path_and_query().map_or("/", |p| p.as_str())
-}
 
 fn enrol_response(m: &Machine) -> EnrolResponse {
     EnrolResponse { key_id: m.key_id.clone(), state: m.state, seat: m.seat.as_ref().map(|b| b.seat.to_string()) }
@@ -61,17 +42,9 @@ fn check_id(what: &str, s: &str, max: usize) -> Result<(), AppError> {
 }
 
 /// `POST /agent/v1/enrol`: signed with the key the body carries.
-pub async fn enrol(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
-    method: Method,
-    uri: Uri,
-    h: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
-) -> Result<Response, AppError> {
-    let raw = body(&state, raw)?;
-    let sig = signed::parse_signature(&h)?;
-    let req: EnrolRequest = json(&raw)?;
+pub async fn enrol(State(state): State<AppState>, request: AgentRequest) -> Result<Response, AppError> {
+    let sig = signed::parse_signature(&request.headers)?;
+    let req: EnrolRequest = request.json()?;
     let public_key = B64
         .decode(&req.public_key)
         .ok()
@@ -81,9 +54,9 @@ pub async fn enrol(
     if sig.key_id != key_id {
         return Err(AppError::bad_request(format!("{} must be {key_id}, the id of public_key", headers::KEY)));
     }
-    let ip = peer.ip();
+    let ip = request.ip;
     let about = Refusal { key_id: Some(&key_id), seat: None, ip };
-    signed::check_signature(&state, &method, path(&uri), &sig, &public_key, &raw, about).await?;
+    signed::check_signature(&state, &request.method, &request.path, &sig, &public_key, &request.body, about).await?;
     let macs: Vec<String> = req
         .macs
         .iter()
@@ -122,32 +95,17 @@ pub async fn enrol(
 }
 
 /// `GET /agent/v1/status`: where this PC stands (pending, bound as seat N, replaced).
-pub async fn status(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
-    method: Method,
-    uri: Uri,
-    h: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
-) -> Result<Json<EnrolResponse>, AppError> {
-    let raw = body(&state, raw)?;
-    let agent = signed::authenticate(&state, &method, path(&uri), &h, peer.ip(), &raw, NeedsSeat::No).await?;
-    Ok(Json(enrol_response(&agent.machine)))
+pub async fn status(signed: Signed<Enrolled>) -> Json<EnrolResponse> {
+    Json(enrol_response(&signed.agent.machine))
 }
 
 /// `POST /agent/v1/heartbeat`: device health every few seconds.
 pub async fn heartbeat(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
-    method: Method,
-    uri: Uri,
-    h: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
+    signed: Signed<Bound>,
 ) -> Result<Json<HeartbeatResponse>, AppError> {
-    let raw = body(&state, raw)?;
-    let agent = signed::authenticate(&state, &method, path(&uri), &h, peer.ip(), &raw, NeedsSeat::Yes).await?;
-    let beat: Heartbeat = json(&raw)?;
-    check_seat_claim(&state, &agent, beat.seat.as_deref(), peer.ip()).await?;
+    let beat: Heartbeat = signed.json()?;
+    signed.check_seat_claim(&state, beat.seat.as_deref()).await?;
     if beat.devices.len() > 64 {
         return Err(AppError::bad_request("a heartbeat lists at most 64 devices"));
     }
@@ -156,10 +114,10 @@ pub async fn heartbeat(
     let outbox_pending = i64::try_from(beat.outbox_pending).unwrap_or(i64::MAX);
     // Kept in memory and written in batches (`commands::spawn_housekeeping`): a
     // heartbeat is state, not a record, and thousands a second must not each cost a commit.
-    let before = state.hub.heartbeat(&agent.machine.key_id, &devices, outbox_pending, now);
-    let seat = agent.seat().unwrap_or_default().to_owned();
-    device_faults(&state, &agent, &seat, &beat.devices, before.as_deref(), now).await?;
-    Ok(Json(HeartbeatResponse { seat, server_time: Timestamp::from_unix_millis(now) }))
+    let before = state.hub.heartbeat(&signed.agent.machine.key_id, &devices, outbox_pending, now);
+    let seat = signed.seat();
+    device_faults(&state, &signed.agent, seat, &beat.devices, before.as_deref(), now).await?;
+    Ok(Json(HeartbeatResponse { seat: seat.to_owned(), server_time: Timestamp::from_unix_millis(now) }))
 }
 
 /// Raises an alert (and audits it) for each device that went missing since
@@ -206,24 +164,17 @@ struct SnapshotMeta<'a> {
 }
 
 /// `POST /agent/v1/deliveries`: one outbox item, stored once per idempotency key.
-pub async fn deliver(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
-    method: Method,
-    uri: Uri,
-    h: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
-) -> Result<Response, AppError> {
-    let raw = body(&state, raw)?;
-    let agent = signed::authenticate(&state, &method, path(&uri), &h, peer.ip(), &raw, NeedsSeat::Yes).await?;
-    let idempotency_key = h
+pub async fn deliver(State(state): State<AppState>, signed: Signed<Bound>) -> Result<Response, AppError> {
+    let idempotency_key = signed
+        .request
+        .headers
         .get(headers::IDEMPOTENCY_KEY)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| AppError::bad_request(format!("header {} is missing", headers::IDEMPOTENCY_KEY)))?
         .to_owned();
     check_id("idempotency key", &idempotency_key, 128)?;
-    let d: Delivery = json(&raw)?;
-    check_seat_claim(&state, &agent, d.seat.as_deref(), peer.ip()).await?;
+    let d: Delivery = signed.json()?;
+    signed.check_seat_claim(&state, d.seat.as_deref()).await?;
     check_id("exam", &d.exam, 64)?;
     let (kind, file_sha256, metadata) = match &d.item {
         DeliveryItem::Snapshot { reason, flags, jpeg, sha256 } => {
@@ -248,6 +199,7 @@ pub async fn deliver(
         item @ DeliveryItem::Answers { .. } => ("answers", None, serde_json::to_string(item)),
     };
     let metadata = metadata.map_err(|e| AppError::internal(e.to_string()))?;
+    let agent = &signed.agent;
     let binding = agent.binding.as_ref().ok_or_else(|| AppError::internal("a delivery without a seat"))?;
     let new = NewDelivery {
         key_id: agent.machine.key_id.clone(),
@@ -255,7 +207,7 @@ pub async fn deliver(
         seat: binding.seat.clone(),
         exam: d.exam.clone(),
         kind: kind.to_owned(),
-        body_sha256: sha256_hex(&raw),
+        body_sha256: sha256_hex(&signed.request.body),
         file_sha256,
         metadata,
         created_at: d.created_at.unix_millis(),
@@ -283,7 +235,8 @@ pub async fn push(
     h: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, AppError> {
-    let agent = signed::authenticate(&state, &method, path(&uri), &h, peer.ip(), b"", NeedsSeat::Yes).await?;
+    let path = signed::path_and_query(&uri);
+    let agent = signed::authenticate(&state, &method, path, &h, peer.ip(), b"", NeedsSeat::Yes).await?;
     let key_id = agent.machine.key_id.clone();
     let seat = agent.machine.seat.as_ref().map(|b| b.seat.as_str().to_owned()).unwrap_or_default();
     Ok(ws.on_upgrade(move |socket| run_push(state, key_id, seat, socket)))

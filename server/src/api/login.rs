@@ -1,5 +1,5 @@
 //! The login endpoints agents call (`protocol::login::paths`), signed and
-//! binding-checked like every agent request ([`signed::authenticate`]).
+//! binding-checked like every agent request ([`SignedSeat`], [`SignedConsole`]).
 //! Seats look candidates up, send fingerprint attempts, ask for the examiner
 //! and finish (mode (b)); the console PC's agent sends the ID cards the
 //! examiner reads (mode (a)). A console never gets a candidate and a seat
@@ -8,10 +8,8 @@
 //! Candidates' ID numbers and names never reach a log; booking numbers do.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::extract::State;
+use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use examgate_protocol::link::{Command, PushMessage};
@@ -20,9 +18,8 @@ use examgate_protocol::login::{
     SeatLoginState, TemplateData, Verdict, VerifyEvidence, VerifyResponse,
 };
 
-use super::agent::{body, json};
-use super::signed::{self, Agent, NeedsSeat, Refusal};
-use super::{AppState, PeerAddr};
+use super::AppState;
+use super::signed::{SignedConsole, SignedSeat};
 use crate::audit::{Action, Entry};
 use crate::crypto::sha256_hex;
 use crate::error::AppError;
@@ -34,8 +31,8 @@ use crate::login::score::{self, Recheck};
 use crate::seal::aad;
 use crate::snapshots::is_sha256_hex;
 use crate::store::{
-    Alert, Candidate, Claim, CommandRow, ExaminerCall, Finish, LoginError, MachineRole, NewVerification,
-    SeatAssignment, StoredVerdict,
+    Alert, Candidate, Claim, CommandRow, ExaminerCall, Finish, LoginError, NewVerification, SeatAssignment,
+    StoredVerdict,
 };
 use crate::{ids, now_ms, roster};
 
@@ -51,36 +48,6 @@ impl From<LoginError> for AppError {
             LoginError::Store(e) => e.into(),
         }
     }
-}
-
-fn path(uri: &Uri) -> &str {
-    uri.path_and_query().map_or("/", |p| p.as_str())
-}
-
-/// A signed request from a PC of `role`, and the seat number it holds.
-async fn from_role(
-    state: &AppState,
-    (method, uri, h, ip): (&Method, &Uri, &HeaderMap, std::net::IpAddr),
-    raw: &[u8],
-    role: MachineRole,
-) -> Result<(Agent, String), AppError> {
-    let agent = signed::authenticate(state, method, path(uri), h, ip, raw, NeedsSeat::Yes).await?;
-    let seat = agent.seat().unwrap_or_default().to_owned();
-    if agent.machine.role != role {
-        let err = match role {
-            MachineRole::Seat => AppError::forbidden(
-                "not_a_seat",
-                format!("seat {seat} is the examiner's console: candidates log in at exam seats"),
-            ),
-            MachineRole::Console => AppError::forbidden(
-                "not_a_console",
-                format!("seat {seat} is an exam seat: only the examiner's console PC may send cards for assignment"),
-            ),
-        };
-        let about = Refusal { key_id: Some(&agent.machine.key_id), seat: Some(&seat), ip };
-        return Err(signed::refuse(state, err, about, None).await);
-    }
-    Ok((agent, seat))
 }
 
 /// The `candidate_updated` console event of a candidate.
@@ -175,17 +142,9 @@ fn templates(state: &AppState, c: &Candidate) -> Result<Vec<TemplateData>, AppEr
 }
 
 /// `POST /agent/v1/login/lookup`: today's booking by ID or booking number, claimed for this seat.
-pub async fn lookup(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
-    method: Method,
-    uri: Uri,
-    h: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
-) -> Result<Json<LookupResponse>, AppError> {
-    let raw = body(&state, raw)?;
-    let (agent, seat) = from_role(&state, (&method, &uri, &h, peer.ip()), &raw, MachineRole::Seat).await?;
-    let req: LookupRequest = json(&raw)?;
+pub async fn lookup(State(state): State<AppState>, signed: SignedSeat) -> Result<Json<LookupResponse>, AppError> {
+    let req: LookupRequest = signed.json()?;
+    let seat = signed.seat();
     let value = req.value.trim();
     if value.is_empty() || value.chars().count() > MAX_IDENTITY_CHARS || value.chars().any(char::is_control) {
         return Err(AppError::bad_request(format!("value must be 1 to {MAX_IDENTITY_CHARS} characters")));
@@ -209,7 +168,8 @@ pub async fn lookup(
             None => return Err(not_found()),
         },
     };
-    let claim = Claim { booking_number: booking.clone(), seat: seat.clone(), key_id: agent.machine.key_id.clone() };
+    let claim =
+        Claim { booking_number: booking.clone(), seat: seat.to_owned(), key_id: signed.agent.machine.key_id.clone() };
     let claimed = state.store.claim_candidate(claim, now_ms()).await?;
     if let Some(released) = &claimed.released {
         let released_booking = &released.booking_number;
@@ -256,21 +216,13 @@ fn check_evidence(ev: &VerifyEvidence) -> Result<Vec<u8>, AppError> {
 
 /// `POST /agent/v1/login/verify`: one fingerprint attempt, its score re-computed
 /// for standard templates, stored whole with its signature.
-pub async fn verify(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
-    method: Method,
-    uri: Uri,
-    h: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
-) -> Result<Json<VerifyResponse>, AppError> {
-    let raw = body(&state, raw)?;
-    let (agent, seat) = from_role(&state, (&method, &uri, &h, peer.ip()), &raw, MachineRole::Seat).await?;
-    let ev: VerifyEvidence = json(&raw)?;
+pub async fn verify(State(state): State<AppState>, signed: SignedSeat) -> Result<Json<VerifyResponse>, AppError> {
+    let ev: VerifyEvidence = signed.json()?;
+    let seat = signed.seat();
     let live = check_evidence(&ev)?;
     let candidate = state.store.candidate(&ev.booking_number).await?.ok_or_else(not_found)?;
     let standing = Standing { state: candidate.state, seat: candidate.seat_no.as_deref() };
-    rules::may_verify(standing, &seat).map_err(LoginError::from)?;
+    rules::may_verify(standing, seat).map_err(LoginError::from)?;
     let enrolled = templates(&state, &candidate)?;
     let enrolled = enrolled.get(ev.enrolled_index as usize).ok_or_else(|| {
         AppError::bad_request(format!(
@@ -290,26 +242,27 @@ pub async fn verify(
         Recheck::NotComparable => (seat_verdict(ev.score), None),
     };
     let id = ids::random_hex(16);
-    let sealed = state.sealer.seal(&aad::verification_body(&id), &raw).map_err(|e| {
+    let raw = &signed.request.body;
+    let sealed = state.sealer.seal(&aad::verification_body(&id), raw).map_err(|e| {
         tracing::error!("cannot seal verification evidence: {e}");
         AppError::internal("the evidence cannot be sealed with this server's roster key")
     })?;
-    let sig = signed::parse_signature(&h)?;
+    let sig = &signed.agent.signature;
     let signature = StoredSignature {
-        method: method.as_str().to_owned(),
-        path: path(&uri).to_owned(),
-        key: sig.key_id,
+        method: signed.request.method.as_str().to_owned(),
+        path: signed.request.path.clone(),
+        key: sig.key_id.clone(),
         timestamp: sig.timestamp,
-        nonce: sig.nonce,
-        mac: sig.mac,
-        content_sha256: sig.body_sha256,
+        nonce: sig.nonce.clone(),
+        mac: sig.mac.clone(),
+        content_sha256: sig.body_sha256.clone(),
         signature: B64.encode(&sig.signature),
     };
     let new = NewVerification {
         id: id.clone(),
         booking_number: ev.booking_number.clone(),
-        seat: seat.clone(),
-        key_id: agent.machine.key_id.clone(),
+        seat: seat.to_owned(),
+        key_id: signed.agent.machine.key_id.clone(),
         attempt: ev.attempt,
         live_format: ev.live.format.clone(),
         enrolled_index: ev.enrolled_index,
@@ -318,7 +271,7 @@ pub async fn verify(
         verdict,
         snapshot_sha256: ev.snapshot_sha256.clone(),
         body: sealed,
-        body_sha256: sha256_hex(&raw),
+        body_sha256: sha256_hex(raw),
         signature: serde_json::to_string(&signature).map_err(|e| AppError::internal(e.to_string()))?,
         captured_at: ev.captured_at.unix_millis(),
     };
@@ -357,17 +310,9 @@ fn seat_verdict(score: i32) -> StoredVerdict {
 }
 
 /// `POST /agent/v1/login/ask-examiner`: the candidate needs the examiner.
-pub async fn ask_examiner(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
-    method: Method,
-    uri: Uri,
-    h: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
-) -> Result<Json<SeatLoginState>, AppError> {
-    let raw = body(&state, raw)?;
-    let (agent, seat) = from_role(&state, (&method, &uri, &h, peer.ip()), &raw, MachineRole::Seat).await?;
-    let req: AskExaminer = json(&raw)?;
+pub async fn ask_examiner(State(state): State<AppState>, signed: SignedSeat) -> Result<Json<SeatLoginState>, AppError> {
+    let req: AskExaminer = signed.json()?;
+    let seat = signed.seat();
     if let Some(b) = &req.booking_number {
         check_booking(b)?;
     }
@@ -377,8 +322,8 @@ pub async fn ask_examiner(
     }
     let call = ExaminerCall {
         booking_number: req.booking_number,
-        seat: seat.clone(),
-        key_id: agent.machine.key_id.clone(),
+        seat: seat.to_owned(),
+        key_id: signed.agent.machine.key_id.clone(),
         failures: req.failures,
         reason: req.reason,
     };
@@ -390,27 +335,19 @@ pub async fn ask_examiner(
     if let Some(alert) = &called.alert {
         state.hub.notify(alert_event(alert));
     }
-    Ok(Json(current(&state, &seat).await?))
+    Ok(Json(current(&state, seat).await?))
 }
 
 /// `POST /agent/v1/login/finish`: admitted if the seat proved who the candidate is, else to the examiner.
-pub async fn finish(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
-    method: Method,
-    uri: Uri,
-    h: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
-) -> Result<Json<SeatLoginState>, AppError> {
-    let raw = body(&state, raw)?;
-    let (agent, seat) = from_role(&state, (&method, &uri, &h, peer.ip()), &raw, MachineRole::Seat).await?;
-    let req: FinishLogin = json(&raw)?;
+pub async fn finish(State(state): State<AppState>, signed: SignedSeat) -> Result<Json<SeatLoginState>, AppError> {
+    let req: FinishLogin = signed.json()?;
+    let seat = signed.seat();
     check_booking(&req.booking_number)?;
     check_snapshot(req.snapshot_sha256.as_deref())?;
     let f = Finish {
         booking_number: req.booking_number,
-        seat: seat.clone(),
-        key_id: agent.machine.key_id.clone(),
+        seat: seat.to_owned(),
+        key_id: signed.agent.machine.key_id.clone(),
         snapshot_sha256: req.snapshot_sha256,
     };
     let finished = state.store.finish_login(f, now_ms()).await?;
@@ -422,21 +359,15 @@ pub async fn finish(
     if let Some(a) = &finished.alert {
         state.hub.notify(alert_event(a));
     }
-    Ok(Json(seat_state(&seat, Some(finished.candidate))))
+    Ok(Json(seat_state(seat, Some(finished.candidate))))
 }
 
 /// `GET /agent/v1/login/state`: who is at this seat today.
 pub async fn seat_login_state(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
-    method: Method,
-    uri: Uri,
-    h: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
+    signed: SignedSeat,
 ) -> Result<Json<SeatLoginState>, AppError> {
-    let raw = body(&state, raw)?;
-    let (_, seat) = from_role(&state, (&method, &uri, &h, peer.ip()), &raw, MachineRole::Seat).await?;
-    Ok(Json(current(&state, &seat).await?))
+    Ok(Json(current(&state, signed.seat()).await?))
 }
 
 fn random_u64() -> u64 {
@@ -445,17 +376,8 @@ fn random_u64() -> u64 {
 
 /// `POST /agent/v1/console/card`: a card the examiner read at the console PC:
 /// checked, today's booking found, a free seat assigned at random.
-pub async fn console_card(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
-    method: Method,
-    uri: Uri,
-    h: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
-) -> Result<Json<CardCheck>, AppError> {
-    let raw = body(&state, raw)?;
-    let (agent, _) = from_role(&state, (&method, &uri, &h, peer.ip()), &raw, MachineRole::Console).await?;
-    let req: ConsoleCard = json(&raw)?;
+pub async fn console_card(State(state): State<AppState>, signed: SignedConsole) -> Result<Json<CardCheck>, AppError> {
+    let req: ConsoleCard = signed.json()?;
     let now = now_ms();
     let today = roster::today(&state.config, now);
     let findings = card::check(&req.card, &today);
@@ -471,7 +393,7 @@ pub async fn console_card(
     if candidate.is_none() && id_number.is_some() {
         problems.push("no_booking_today".into());
     }
-    let actor = format!("agent:{}", agent.machine.key_id);
+    let actor = format!("agent:{}", signed.agent.machine.key_id);
     let mut seat = None;
     let mut accepted = false;
     if let Some(c) = &candidate {

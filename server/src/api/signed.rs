@@ -2,21 +2,32 @@
 //! clock, nonce, then the binding (seat, IP, MAC). Every refusal says why;
 //! the ones that look like an attack are audited, and raise an alert when
 //! they concern a seat.
+//!
+//! Handlers take the checks as an extractor: [`Signed<C>`] (the caller `C`
+//! says what the PC must be: [`Enrolled`], [`Bound`], [`ExamSeat`],
+//! [`ConsolePc`]), or [`AgentRequest`] for enrolment, which checks the
+//! signature with the key its body carries.
 
+use std::marker::PhantomData;
 use std::net::IpAddr;
 
-use axum::http::{HeaderMap, Method};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use examgate_protocol::link::{BindingState, headers, signing_string};
+use serde::de::DeserializeOwned;
 
-use crate::api::AppState;
+use crate::api::{AppState, PeerAddr};
 use crate::audit::{Action, Entry};
 use crate::crypto::{ed25519_valid, sha256_hex};
 use crate::error::AppError;
 use crate::hub::ConsoleEvent;
 use crate::now_ms;
-use crate::store::{Binding, Machine, NewAlert, NonceUse};
+use crate::store::{Binding, Machine, MachineRole, NewAlert, NonceUse};
 
 /// The signature headers of a request, parsed.
 #[derive(Clone, Debug)]
@@ -43,7 +54,8 @@ pub struct Agent {
     pub machine: Machine,
     /// Present when the request needed a seat.
     pub binding: Option<Binding>,
-    pub mac: String,
+    /// The signature headers it was checked by.
+    pub signature: Signature,
 }
 
 impl Agent {
@@ -213,7 +225,7 @@ pub async fn authenticate(
     let about = || Refusal { key_id: Some(&machine.key_id), seat: seat.as_deref(), ip };
     check_signature(state, method, path_and_query, &sig, &public_key, body, about()).await?;
     if needs == NeedsSeat::No {
-        return Ok(Agent { binding: None, mac: sig.mac, machine });
+        return Ok(Agent { binding: None, signature: sig, machine });
     }
     let binding = match (machine.state, &machine.seat) {
         (BindingState::Bound, Some(b)) => b.clone(),
@@ -248,7 +260,7 @@ pub async fn authenticate(
         );
         return Err(refuse(state, err, about(), Some("binding_mismatch")).await);
     }
-    Ok(Agent { binding: Some(binding), mac: sig.mac, machine })
+    Ok(Agent { binding: Some(binding), signature: sig, machine })
 }
 
 /// Refuses a request whose body names a seat other than the one its PC holds.
@@ -273,4 +285,158 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
     }
+}
+
+/// The path and query of a request, as agents sign it.
+pub(super) fn path_and_query(uri: &Uri) -> &str {
+    uri.path_and_query().map_or("/", |p| p.as_str())
+}
+
+/// The body, or 413 when it is over the limit.
+fn body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, AppError> {
+    body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::too_large(state.config.agents.max_body_bytes),
+        _ => AppError::bad_request(e.body_text()),
+    })
+}
+
+/// `bytes` as JSON of `T`, or 400.
+fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    serde_json::from_slice(bytes).map_err(|e| AppError::bad_request(format!("the body is not the expected JSON: {e}")))
+}
+
+/// An agent request as it arrived, nothing checked yet but the body's size
+/// (413 over `[agents] max_body_bytes`).
+pub struct AgentRequest {
+    /// The peer's address ([`PeerAddr::ip`]).
+    pub ip: IpAddr,
+    pub method: Method,
+    /// Path and query, as signed.
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl AgentRequest {
+    /// The body as JSON of `T`, or 400.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, AppError> {
+        json(&self.body)
+    }
+}
+
+impl FromRequest<AppState> for AgentRequest {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<AgentRequest, Response> {
+        let (mut parts, raw) = req.into_parts();
+        let ConnectInfo(peer) = ConnectInfo::<PeerAddr>::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let (method, path, headers) =
+            (parts.method.clone(), path_and_query(&parts.uri).to_owned(), parts.headers.clone());
+        let raw = Bytes::from_request(Request::from_parts(parts, raw), state).await;
+        let body = body(state, raw).map_err(IntoResponse::into_response)?;
+        Ok(AgentRequest { ip: peer.ip(), method, path, headers, body })
+    }
+}
+
+/// What a PC must be for a [`Signed`] request to pass.
+pub trait Caller: Send + 'static {
+    const NEEDS: NeedsSeat;
+    /// The role it must have been approved with, if any.
+    const ROLE: Option<MachineRole>;
+}
+
+/// Any enrolled PC, bound or not.
+pub enum Enrolled {}
+/// A PC bound to a seat, in either role.
+pub enum Bound {}
+/// A PC bound to a seat with role `seat`: where candidates log in.
+pub enum ExamSeat {}
+/// A PC bound with role `console`: the examiner's.
+pub enum ConsolePc {}
+
+impl Caller for Enrolled {
+    const NEEDS: NeedsSeat = NeedsSeat::No;
+    const ROLE: Option<MachineRole> = None;
+}
+impl Caller for Bound {
+    const NEEDS: NeedsSeat = NeedsSeat::Yes;
+    const ROLE: Option<MachineRole> = None;
+}
+impl Caller for ExamSeat {
+    const NEEDS: NeedsSeat = NeedsSeat::Yes;
+    const ROLE: Option<MachineRole> = Some(MachineRole::Seat);
+}
+impl Caller for ConsolePc {
+    const NEEDS: NeedsSeat = NeedsSeat::Yes;
+    const ROLE: Option<MachineRole> = Some(MachineRole::Console);
+}
+
+/// A request that passed [`authenticate`] (and the role check `C` asks for),
+/// with the request it came in.
+pub struct Signed<C: Caller> {
+    pub agent: Agent,
+    pub request: AgentRequest,
+    caller: PhantomData<fn() -> C>,
+}
+
+/// A signed request from an exam seat.
+pub type SignedSeat = Signed<ExamSeat>;
+/// A signed request from the examiner's console PC.
+pub type SignedConsole = Signed<ConsolePc>;
+
+impl<C: Caller> Signed<C> {
+    /// The seat the PC holds; empty for [`Enrolled`].
+    pub fn seat(&self) -> &str {
+        self.agent.seat().unwrap_or_default()
+    }
+
+    /// The body as JSON of `T`, or 400.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, AppError> {
+        self.request.json()
+    }
+
+    /// Refuses the request if its body names a seat other than the one its PC holds.
+    pub async fn check_seat_claim(&self, state: &AppState, claimed: Option<&str>) -> Result<(), AppError> {
+        check_seat_claim(state, &self.agent, claimed, self.request.ip).await
+    }
+}
+
+impl<C: Caller> FromRequest<AppState> for Signed<C> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Signed<C>, Response> {
+        let request = AgentRequest::from_request(req, state).await?;
+        let r = &request;
+        let checked = async {
+            let agent = authenticate(state, &r.method, &r.path, &r.headers, r.ip, &r.body, C::NEEDS).await?;
+            if let Some(role) = C::ROLE {
+                check_role(state, &agent, role, r.ip).await?;
+            }
+            Ok::<_, AppError>(agent)
+        };
+        let agent = checked.await.map_err(IntoResponse::into_response)?;
+        Ok(Signed { agent, request, caller: PhantomData })
+    }
+}
+
+/// Refuses (and audits) a request from a PC approved in another role.
+async fn check_role(state: &AppState, agent: &Agent, role: MachineRole, ip: IpAddr) -> Result<(), AppError> {
+    if agent.machine.role == role {
+        return Ok(());
+    }
+    let seat = agent.seat().unwrap_or_default();
+    let err = match role {
+        MachineRole::Seat => AppError::forbidden(
+            "not_a_seat",
+            format!("seat {seat} is the examiner's console: candidates log in at exam seats"),
+        ),
+        MachineRole::Console => AppError::forbidden(
+            "not_a_console",
+            format!("seat {seat} is an exam seat: only the examiner's console PC may send cards for assignment"),
+        ),
+    };
+    let about = Refusal { key_id: Some(&agent.machine.key_id), seat: Some(seat), ip };
+    Err(refuse(state, err, about, None).await)
 }

@@ -52,15 +52,33 @@ fn db(e: rusqlite::Error) -> LinkError {
     LinkError::Outbox(e.to_string())
 }
 
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
+
 impl Outbox {
     pub fn open(dir: &Path) -> Result<Outbox, LinkError> {
         std::fs::create_dir_all(dir).map_err(|e| LinkError::io(dir, e))?;
         let path = dir.join(OUTBOX_FILE);
         let conn = Connection::open(&path).map_err(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db)?;
+        // `run --link-dir` and `link run` open the outbox together. Switching a new
+        // file to WAL needs it to themselves, and SQLite answers "busy" at once
+        // rather than wait (it could deadlock), so that step is retried.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())) {
+                Ok(()) => break,
+                Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(db(e)),
+            }
+        }
+        // The schema in one immediate transaction: it waits (busy_timeout) for the other opener.
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             PRAGMA busy_timeout = 10000;
+            "PRAGMA synchronous = FULL;
+             BEGIN IMMEDIATE;
              CREATE TABLE IF NOT EXISTS outbox (
                  id INTEGER PRIMARY KEY,
                  idempotency_key TEXT NOT NULL UNIQUE,
@@ -73,7 +91,8 @@ impl Outbox {
                  last_error TEXT
              );
              CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_at, id);
-             CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+             CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+             COMMIT;",
         )
         .map_err(db)?;
         for p in [path.clone(), dir.join(format!("{OUTBOX_FILE}-wal")), dir.join(format!("{OUTBOX_FILE}-shm"))] {
@@ -235,6 +254,27 @@ fn random_hex(n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_processes_opening_a_new_outbox_at_once_both_succeed() {
+        // `run --link-dir` and `link run` start together; threads race the same way.
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let barrier = Arc::new(std::sync::Barrier::new(2));
+            let openers: Vec<_> = (0..2)
+                .map(|_| {
+                    let (dir, barrier) = (dir.path().to_path_buf(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        Outbox::open(&dir).map(|_| ())
+                    })
+                })
+                .collect();
+            for opener in openers {
+                opener.join().unwrap().expect("both open the outbox");
+            }
+        }
+    }
 
     #[test]
     fn items_wait_until_delivered_and_survive_reopening() {

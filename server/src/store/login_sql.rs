@@ -2,7 +2,8 @@
 //! databases and instantiated beside `sql_store!` by [`login_store!`].
 
 /// `impl LoginStore` for a store made by `sql_store!` (it uses that macro's
-/// `Tx`, `append` and `read_head`): one SQL text for both databases.
+/// `Tx`, `append`, `insert_alert` and `read_head`, and `roster_store!`'s
+/// `candidate_from_row`): one SQL text for both databases.
 macro_rules! login_store {
     ($Store:ident, $Row:ty) => {
         mod login_sql {
@@ -11,7 +12,8 @@ macro_rules! login_store {
             use examgate_protocol::login::{CandidateState, Decision};
             use sqlx::{AssertSqlSafe, Row as _};
 
-            use super::{$Store, Tx, append, read_head};
+            use super::roster_sql::candidate_from_row;
+            use super::{$Store, Tx, append, insert_alert, read_head};
             use crate::audit::Action;
             use crate::login::assign::{self, FreeSeat};
             use crate::login::rules::{self, ClaimStep, Incumbent, MODE_CARD_AT_CONSOLE, MODE_SEAT, Proof, Standing};
@@ -22,29 +24,6 @@ macro_rules! login_store {
             use crate::store::*;
 
             const AT_A_SEAT_SQL: &str = "('assigned', 'verifying', 'waiting_for_examiner', 'admitted')";
-
-            fn candidate_from_row(row: &$Row) -> Result<Candidate, StoreError> {
-                let state: String = row.try_get(12)?;
-                Ok(Candidate {
-                    booking_number: row.try_get(0)?,
-                    id_number: row.try_get(1)?,
-                    name: row.try_get(2)?,
-                    session: row.try_get(3)?,
-                    exam_date: row.try_get(4)?,
-                    language: row.try_get(5)?,
-                    photo: row.try_get(6)?,
-                    templates: row.try_get(7)?,
-                    template_count: roster_count(row.try_get(8)?),
-                    import_id: row.try_get(9)?,
-                    purge_at: row.try_get(10)?,
-                    purged_at: row.try_get(11)?,
-                    state: parse_candidate_state(&state)?,
-                    mode: row.try_get(13)?,
-                    seat_no: row.try_get(14)?,
-                    failures: roster_count(row.try_get(15)?),
-                    updated_at: row.try_get(16)?,
-                })
-            }
 
             fn verification_from_row(row: &$Row) -> Result<VerificationRow, StoreError> {
                 let verdict: String = row.try_get(9)?;
@@ -125,31 +104,6 @@ macro_rules! login_store {
                     failures,
                     updated_at,
                     ..c.clone()
-                })
-            }
-
-            async fn insert_alert(tx: &mut Tx, a: NewAlert) -> Result<Alert, StoreError> {
-                let id = crate::ids::random_hex(8);
-                sqlx::query(
-                    "INSERT INTO alerts (id, at, seat_no, key_id, kind, message) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&id)
-                .bind(a.at)
-                .bind(&a.seat)
-                .bind(&a.key_id)
-                .bind(&a.kind)
-                .bind(&a.message)
-                .execute(&mut **tx)
-                .await?;
-                Ok(Alert {
-                    id,
-                    at: a.at,
-                    seat: a.seat,
-                    key_id: a.key_id,
-                    kind: a.kind,
-                    message: a.message,
-                    cleared_at: None,
-                    cleared_by: None,
                 })
             }
 

@@ -187,7 +187,8 @@ macro_rules! roster_store {
             use crate::store::roster::{CANDIDATE_COLUMNS, CANDIDATE_ROW_COLUMNS, roster_count};
             use crate::store::*;
 
-            fn candidate_from_row(row: &$Row) -> Result<Candidate, StoreError> {
+            /// A row of [`CANDIDATE_COLUMNS`]; the login store reads candidates with it too.
+            pub(super) fn candidate_from_row(row: &$Row) -> Result<Candidate, StoreError> {
                 let state: String = row.try_get(12)?;
                 Ok(Candidate {
                     booking_number: row.try_get(0)?,

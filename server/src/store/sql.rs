@@ -133,7 +133,31 @@ macro_rules! sql_store {
             Ok(row)
         }
 
-        fn audit_from_row(row: &$Row) -> Result<audit::Row, StoreError> {
+        /// Writes an alert in `tx`; its audit row is the caller's to append.
+        async fn insert_alert(tx: &mut Tx, a: NewAlert) -> Result<Alert, StoreError> {
+            let id = ids::random_hex(8);
+            sqlx::query("INSERT INTO alerts (id, at, seat_no, key_id, kind, message) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(&id)
+                .bind(a.at)
+                .bind(&a.seat)
+                .bind(&a.key_id)
+                .bind(&a.kind)
+                .bind(&a.message)
+                .execute(&mut **tx)
+                .await?;
+            Ok(Alert {
+                id,
+                at: a.at,
+                seat: a.seat,
+                key_id: a.key_id,
+                kind: a.kind,
+                message: a.message,
+                cleared_at: None,
+                cleared_by: None,
+            })
+        }
+
+                fn audit_from_row(row: &$Row) -> Result<audit::Row, StoreError> {
             Ok(audit::Row {
                 seq: row.try_get(0)?,
                 at: row.try_get(1)?,
@@ -467,28 +491,11 @@ macro_rules! sql_store {
 
             async fn raise_alert(&self, a: NewAlert, audit: Entry) -> Result<Alert, StoreError> {
                 let mut tx = self.begin_write().await?;
-                let id = ids::random_hex(8);
-                sqlx::query("INSERT INTO alerts (id, at, seat_no, key_id, kind, message) VALUES ($1, $2, $3, $4, $5, $6)")
-                    .bind(&id)
-                    .bind(a.at)
-                    .bind(&a.seat)
-                    .bind(&a.key_id)
-                    .bind(&a.kind)
-                    .bind(&a.message)
-                    .execute(&mut *tx)
-                    .await?;
-                append(&mut tx, &audit, a.at).await?;
+                let at = a.at;
+                let alert = insert_alert(&mut tx, a).await?;
+                append(&mut tx, &audit, at).await?;
                 tx.commit().await?;
-                Ok(Alert {
-                    id,
-                    at: a.at,
-                    seat: a.seat,
-                    key_id: a.key_id,
-                    kind: a.kind,
-                    message: a.message,
-                    cleared_at: None,
-                    cleared_by: None,
-                })
+                Ok(alert)
             }
 
             async fn alerts(&self, which: AlertFilter) -> Result<Vec<Alert>, StoreError> {

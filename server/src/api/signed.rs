@@ -263,22 +263,6 @@ pub async fn authenticate(
     Ok(Agent { binding: Some(binding), signature: sig, machine })
 }
 
-/// Refuses a request whose body names a seat other than the one its PC holds.
-pub async fn check_seat_claim(
-    state: &AppState,
-    agent: &Agent,
-    claimed: Option<&str>,
-    ip: IpAddr,
-) -> Result<(), AppError> {
-    let (Some(claimed), Some(held)) = (claimed, agent.seat()) else { return Ok(()) };
-    if claimed == held {
-        return Ok(());
-    }
-    let err = AppError::forbidden("wrong_seat", format!("this PC holds seat {held} but claims to be seat {claimed}"));
-    let about = Refusal { key_id: Some(&agent.machine.key_id), seat: Some(held), ip };
-    Err(refuse(state, err, about, Some("wrong_seat")).await)
-}
-
 /// IPv4-mapped IPv6 addresses compare as the IPv4 address they carry.
 pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -394,12 +378,19 @@ impl<C: Caller> Signed<C> {
 
     /// The body as JSON of `T`, or 400.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, AppError> {
-        self.request.json()
+        json(&self.request.body)
     }
 
     /// Refuses the request if its body names a seat other than the one its PC holds.
     pub async fn check_seat_claim(&self, state: &AppState, claimed: Option<&str>) -> Result<(), AppError> {
-        check_seat_claim(state, &self.agent, claimed, self.request.ip).await
+        let (Some(claimed), Some(held)) = (claimed, self.agent.seat()) else { return Ok(()) };
+        if claimed == held {
+            return Ok(());
+        }
+        let err =
+            AppError::forbidden("wrong_seat", format!("this PC holds seat {held} but claims to be seat {claimed}"));
+        let about = Refusal { key_id: Some(&self.agent.machine.key_id), seat: Some(held), ip: self.request.ip };
+        Err(refuse(state, err, about, Some("wrong_seat")).await)
     }
 }
 

@@ -510,7 +510,53 @@ async fn the_cli_imports_a_roster_file_with_its_photos_and_templates(db: TestDb)
     assert!(!ok && out.contains(".csv or .json"), "{out}");
 }
 
+/// The running server purges on its own, at `[roster] purge_check_secs`: a roster of a
+/// past exam day imported while it runs loses its photos and templates without a command.
+async fn the_running_server_purges_on_its_schedule(db: TestDb) {
+    use std::io::BufRead;
+    let h = harness(db).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.jpg"), jpeg(5)).unwrap();
+    std::fs::write(dir.path().join("p.fmr"), iso()).unwrap();
+    let roster = dir.path().join("old.csv");
+    std::fs::write(&roster, csv(&[format!("OLD1,{},Past Person,2020-03-02 09:00,en,p.jpg,p.fmr", id(71))])).unwrap();
+    let config = dir.path().join("server.toml");
+    std::fs::write(&config, "[roster]\nutc_offset = \"+08:00\"\npurge_after_hours = 0\npurge_check_secs = 1\n").unwrap();
+    let mut server = std::process::Command::new(SERVER)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .args(["--database", &h.db.url, "--data-dir"])
+        .arg(h.db.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    while out.read_line(&mut line).unwrap() > 0 && !line.contains("listening on") {
+        line.clear();
+    }
+    assert!(line.contains("listening on"), "the server did not start");
+    // Imported after the server's first purge: only its schedule can purge it.
+    let (ok, text) = run(&h.db, &["roster", "import", roster.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let purged = loop {
+        let c = h.db.store.candidate("OLD1").await.unwrap().unwrap();
+        if c.purged_at.is_some() || std::time::Instant::now() > deadline {
+            break c;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(purged.purged_at.is_some(), "not purged within 30 s");
+    assert_eq!((purged.photo, purged.templates), (None, None));
+    assert_eq!(purged.template_count, 1, "what remains says how many there were");
+}
+
 both_databases!(
+    the_running_server_purges_on_its_schedule,
     a_csv_roster_is_imported_with_its_files_sealed,
     a_json_roster_takes_files_or_inline_data,
     every_bad_row_is_reported_and_nothing_is_stored,

@@ -521,7 +521,8 @@ async fn the_running_server_purges_on_its_schedule(db: TestDb) {
     let roster = dir.path().join("old.csv");
     std::fs::write(&roster, csv(&[format!("OLD1,{},Past Person,2020-03-02 09:00,en,p.jpg,p.fmr", id(71))])).unwrap();
     let config = dir.path().join("server.toml");
-    std::fs::write(&config, "[roster]\nutc_offset = \"+08:00\"\npurge_after_hours = 0\npurge_check_secs = 1\n").unwrap();
+    std::fs::write(&config, "[roster]\nutc_offset = \"+08:00\"\npurge_after_hours = 0\npurge_check_secs = 1\n")
+        .unwrap();
     let mut server = std::process::Command::new(SERVER)
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(&config)

@@ -29,6 +29,7 @@ use super::{AppState, parse_json, parse_json_or_default};
 use crate::camera;
 use crate::error::AppError;
 use crate::link::client::{Failure, LinkClient};
+use crate::link::identity::LOCAL_COMMAND_TOKEN;
 use crate::link::service::describe_command;
 use crate::login::{Best, CurrentLogin, best_score, change_for, event_for};
 use crate::snapshot::SnapshotReason;
@@ -58,6 +59,8 @@ pub(super) enum LoginError {
     NotCapturedHere,
     #[error("no candidate is logging in at this seat; look the candidate up first (POST /v1/login/lookup)")]
     NoCandidate,
+    #[error("only this PC's link run may hand on the server's commands (x-examgate-link-token missing or wrong)")]
+    NotTheLink,
     #[error(transparent)]
     App(#[from] AppError),
 }
@@ -83,6 +86,7 @@ impl IntoResponse for LoginError {
             LoginError::Refused { .. } => (StatusCode::CONFLICT, "server_refused", false),
             LoginError::NotCapturedHere => (StatusCode::BAD_REQUEST, "not_captured_here", false),
             LoginError::NoCandidate => (StatusCode::CONFLICT, "no_candidate", false),
+            LoginError::NotTheLink => (StatusCode::UNAUTHORIZED, "unauthorized", false),
         };
         if status.is_server_error() {
             tracing::warn!(kind, "{self}");
@@ -381,8 +385,19 @@ pub(super) async fn login_state(State(state): State<AppState>) -> Json<StateAnsw
     }
 }
 
-/// `POST /v1/link/commands`: a command the server pushed, from the local `link run`.
-pub(super) async fn link_command(State(state): State<AppState>, body: Bytes) -> Result<StatusCode, AppError> {
+/// `POST /v1/link/commands`: a command the server pushed, from the local `link run`,
+/// which proves it holds the enrolment's key with `x-examgate-link-token`: no other
+/// local program may greet, admit or warn a candidate on the seat page.
+pub(super) async fn link_command(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, LoginError> {
+    let token = server(&state)?.identity().local_command_token();
+    let sent = headers.get(LOCAL_COMMAND_TOKEN).map(|v| v.as_bytes()).unwrap_or_default();
+    if !super::security::constant_time_eq(sent, token.as_bytes()) {
+        return Err(LoginError::NotTheLink);
+    }
     let message: PushMessage = parse_json(&body)?;
     tracing::info!(id = %message.id, "pushed command: {}", describe_command(&message.command));
     // The login changes before the event goes out, so a page that reacts with GET /v1/login/state sees it.
@@ -465,11 +480,34 @@ mod tests {
     use crate::selector::DeviceSelector;
 
     fn sim_state() -> AppState {
+        sim_state_with(Settings::default())
+    }
+
+    fn sim_state_with(settings: Settings) -> AppState {
         let selector: DeviceSelector = "sim:fingerprint".parse().unwrap();
         let DeviceSelector::SimFingerprint { config, .. } = &selector else { unreachable!() };
         let driver = Driver::simulated(selector.clone(), Arc::new(SimFingerprintFactory::new(config.clone())));
         let options = ManagerOptions { poll_interval: Duration::from_millis(20), ..ManagerOptions::default() };
-        AppState::new(DeviceManager::start(vec![driver], options), Settings::default())
+        AppState::new(DeviceManager::start(vec![driver], options), settings)
+    }
+
+    /// An agent with an enrolment (to a server nobody runs) and the token its `link run` would send.
+    fn linked_state() -> (AppState, String) {
+        let identity = Arc::new(crate::link::identity::Identity::generate().unwrap());
+        let token = identity.local_command_token();
+        let pin = crate::link::tls::Pin::parse(&"ab".repeat(32)).unwrap();
+        let client = LinkClient::new("https://127.0.0.1:9", pin, identity, "02:00:00:00:00:01".into()).unwrap();
+        let mut settings = Settings::default();
+        settings.login.server = Some(Arc::new(client));
+        (sim_state_with(settings), token)
+    }
+
+    async fn command(state: &AppState, token: Option<&str>, body: Value) -> StatusCode {
+        let mut request = Request::post("/v1/link/commands").header(header::CONTENT_TYPE, "application/json");
+        if let Some(token) = token {
+            request = request.header(LOCAL_COMMAND_TOKEN, token);
+        }
+        app(state.clone()).oneshot(request.body(Body::from(body.to_string())).unwrap()).await.unwrap().status()
     }
 
     async fn call(state: &AppState, method: &str, uri: &str, body: Value) -> (StatusCode, Value) {
@@ -519,11 +557,11 @@ mod tests {
 
     #[tokio::test]
     async fn pushed_commands_become_seat_events_and_change_the_current_login() {
-        let state = sim_state();
+        let (state, token) = linked_state();
         let mut events = state.devices().subscribe();
         let assign = json!({"id": "c1", "command": {"type": "candidate_assigned",
             "booking_number": "20261125001", "name": "张伟", "language": "zh"}});
-        assert_eq!(call(&state, "POST", "/v1/link/commands", assign).await.0, StatusCode::NO_CONTENT);
+        assert_eq!(command(&state, Some(&token), assign).await, StatusCode::NO_CONTENT);
         let event = next_login_event(&mut events).await;
         let Event::CandidateAssigned { booking_number, name, language, .. } = event else { unreachable!() };
         assert_eq!((booking_number.as_str(), name.as_str(), language.as_str()), ("20261125001", "张伟", "zh"));
@@ -534,18 +572,33 @@ mod tests {
 
         let decide = json!({"id": "c2", "command": {"type": "login_decision",
             "booking_number": "20261125001", "decision": "admitted"}});
-        assert_eq!(call(&state, "POST", "/v1/link/commands", decide).await.0, StatusCode::NO_CONTENT);
+        assert_eq!(command(&state, Some(&token), decide).await, StatusCode::NO_CONTENT);
         let event = next_login_event(&mut events).await;
         assert!(matches!(event, Event::LoginDecision { decision: examgate_protocol::login::Decision::Admitted, .. }));
         let (_, body) = call(&state, "GET", "/v1/login/state", Value::Null).await;
         assert_eq!(body["candidate"], Value::Null, "the decision ended the login");
 
         let warn = json!({"id": "c3", "command": {"type": "warning", "text": "eyes on your screen"}});
-        assert_eq!(call(&state, "POST", "/v1/link/commands", warn).await.0, StatusCode::NO_CONTENT);
+        assert_eq!(command(&state, Some(&token), warn).await, StatusCode::NO_CONTENT);
         let event = next_login_event(&mut events).await;
         assert!(matches!(event, Event::Warning { text, .. } if text == "eyes on your screen"));
-        let (status, _) = call(&state, "POST", "/v1/link/commands", json!({"id": "c4"})).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(command(&state, Some(&token), json!({"id": "c4"})).await, StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn only_the_link_with_the_enrolment_key_may_hand_on_commands() {
+        let assign = json!({"id": "c1", "command": {"type": "candidate_assigned",
+            "booking_number": "20261125001", "name": "张伟", "language": "zh"}});
+        // Without an enrolment there is no link to take commands from.
+        assert_eq!(command(&sim_state(), None, assign.clone()).await, StatusCode::SERVICE_UNAVAILABLE);
+        let (state, token) = linked_state();
+        let other = crate::link::identity::Identity::generate().unwrap().local_command_token();
+        for wrong in [None, Some(""), Some(other.as_str()), Some(&token[..64])] {
+            assert_eq!(command(&state, wrong, assign.clone()).await, StatusCode::UNAUTHORIZED, "{wrong:?}");
+        }
+        let (_, body) = call(&state, "GET", "/v1/login/state", Value::Null).await;
+        assert_eq!(body["candidate"], Value::Null, "a refused command changes nothing");
+        assert_eq!(command(&state, Some(&token), assign).await, StatusCode::NO_CONTENT);
     }
 
     #[tokio::test]

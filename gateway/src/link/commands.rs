@@ -14,7 +14,7 @@ use examgate_protocol::link::{
 use examgate_protocol::{DeviceList, Timestamp};
 
 use super::client::LinkClient;
-use super::identity::Identity;
+use super::identity::{Identity, LOCAL_COMMAND_TOKEN};
 use super::outbox::Outbox;
 use super::service::{Delivered, Link, Pacing, describe_command};
 use super::tls::Pin;
@@ -217,6 +217,7 @@ pub fn status(args: StateDirArg) -> anyhow::Result<()> {
 
 pub fn run(args: LinkRunArgs) -> anyhow::Result<()> {
     let (_, client) = client(&args.state_dir)?;
+    let token = client.identity().local_command_token();
     let outbox = Outbox::open(&args.state_dir)?;
     let pacing = Pacing {
         heartbeat: Duration::from_secs(args.heartbeat_secs.max(1)),
@@ -250,7 +251,7 @@ pub fn run(args: LinkRunArgs) -> anyhow::Result<()> {
         let push = {
             let link = link.clone();
             tokio::spawn(async move {
-                link.push_forever(|m| on_command(&local, agent.as_deref(), m)).await;
+                link.push_forever(|m| on_command(&local, agent.as_deref(), &token, m)).await;
             })
         };
         // The agent (run --link-dir) queues its snapshots into this outbox from its own
@@ -298,11 +299,12 @@ fn wire_name<T: serde::Serialize>(v: &T) -> String {
 /// A command from the server: printed as one JSON line and handed to the
 /// local agent (`POST /v1/link/commands`, which turns it into a seat event);
 /// a snapshot is also asked of the local agent.
-async fn on_command(http: &reqwest::Client, agent: Option<&str>, m: PushMessage) {
+async fn on_command(http: &reqwest::Client, agent: Option<&str>, token: &str, m: PushMessage) {
     tracing::info!(id = %m.id, "command from the server: {}", describe_command(&m.command));
     say(&printable(&m));
     let Some(agent) = agent else { return };
-    match http.post(format!("{agent}/v1/link/commands")).json(&m).send().await {
+    let request = http.post(format!("{agent}/v1/link/commands")).header(LOCAL_COMMAND_TOKEN, token).json(&m);
+    match request.send().await {
         Ok(r) if r.status().is_success() => {}
         Ok(r) => tracing::warn!(id = %m.id, status = %r.status(), "the local agent refused the command"),
         Err(e) => tracing::warn!(id = %m.id, "the local agent did not take the command: {e}"),

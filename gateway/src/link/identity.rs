@@ -85,7 +85,18 @@ impl Identity {
     pub fn sign(&self, message: &[u8]) -> Vec<u8> {
         self.pair.sign(message).as_ref().to_vec()
     }
+
+    /// The token `link run` shows the local agent when it hands on a command the
+    /// server pushed (`POST /v1/link/commands`): the key's signature of a fixed
+    /// text. Ed25519 signs deterministically, so every process holding the key
+    /// computes the same token, and nothing without the key can.
+    pub fn local_command_token(&self) -> String {
+        hex(&self.sign(b"examgate-local-commands-v1"))
+    }
 }
+
+/// The header that carries [`Identity::local_command_token`].
+pub const LOCAL_COMMAND_TOKEN: &str = "x-examgate-link-token";
 
 pub fn key_id(public_key: &[u8]) -> String {
     hex(&Sha256::digest(public_key)[..16])
@@ -94,6 +105,17 @@ pub fn key_id(public_key: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_local_command_token_is_the_same_for_the_same_key_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Identity::load_or_create(&dir.path().join("a.pk8")).unwrap();
+        let again = Identity::load(&dir.path().join("a.pk8")).unwrap();
+        let b = Identity::generate().unwrap();
+        assert_eq!(a.local_command_token(), again.local_command_token());
+        assert_ne!(a.local_command_token(), b.local_command_token());
+        assert_eq!(a.local_command_token().len(), 128);
+    }
 
     #[test]
     fn a_new_key_is_private_to_its_user_and_loads_again() {

@@ -78,7 +78,48 @@ async fn every_kind_of_item_is_kept_with_its_metadata(db: TestDb) {
     assert_eq!(v.seat, "8");
 }
 
+async fn open_tamper_alerts(h: &Harness) -> Vec<examgate_server::store::Alert> {
+    let all = h.db.store.alerts(examgate_server::store::AlertFilter::Open).await.unwrap();
+    all.into_iter().filter(|a| a.kind == "tamper").collect()
+}
+
+async fn a_flagged_snapshot_raises_one_tamper_alert_for_the_console(db: TestDb) {
+    let (h, agent, console) = bound(db).await;
+    let clean = snapshot_delivery(None, 1);
+    assert_eq!(h.send(agent.delivery("t-1", &clean)).await.status, StatusCode::CREATED);
+    assert!(open_tamper_alerts(&h).await.is_empty(), "a clean snapshot raises nothing");
+
+    let mut dark = snapshot_delivery(None, 2);
+    dark["item"]["flags"] = json!(["dark", "frozen"]);
+    assert_eq!(h.send(agent.delivery("t-2", &dark)).await.status, StatusCode::CREATED);
+    let alerts = open_tamper_alerts(&h).await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].seat.as_deref(), Some("8"));
+    assert!(alerts[0].message.contains("dark, frozen") && alerts[0].message.contains("scheduled"), "{alerts:?}");
+    let listed = h.get("/api/v1/alerts", &console).await.json();
+    assert!(listed.as_array().unwrap().iter().any(|a| a["kind"] == "tamper"), "{listed}");
+    let audited = h.audit_actions().await;
+    assert!(audited.iter().any(|(a, _, d)| a == "deliver" && d.contains("alert tamper")), "{audited:?}");
+
+    // A retry of the same item, and more flagged snapshots while the alert is open: no second alert.
+    assert_eq!(h.send(agent.delivery("t-2", &dark)).await.status, StatusCode::OK);
+    let mut dark_again = snapshot_delivery(None, 3);
+    dark_again["item"]["flags"] = json!(["dark"]);
+    assert_eq!(h.send(agent.delivery("t-3", &dark_again)).await.status, StatusCode::CREATED);
+    assert_eq!(open_tamper_alerts(&h).await.len(), 1);
+    // Once the examiner has cleared it, the next flagged snapshot raises a new one.
+    let id = alerts[0].id.clone();
+    assert!(h.post(&format!("/api/v1/alerts/{id}/clear"), &console, json!({})).await.status.is_success());
+    let mut virtual_camera = snapshot_delivery(None, 4);
+    virtual_camera["item"]["flags"] = json!(["virtual_camera"]);
+    assert_eq!(h.send(agent.delivery("t-4", &virtual_camera)).await.status, StatusCode::CREATED);
+    let alerts = open_tamper_alerts(&h).await;
+    assert_eq!(alerts.len(), 1);
+    assert!(alerts[0].message.contains("virtual_camera"), "{alerts:?}");
+}
+
 both_databases!(
+    a_flagged_snapshot_raises_one_tamper_alert_for_the_console,
     a_retried_delivery_is_stored_once,
     a_reused_key_with_other_bytes_is_refused,
     the_same_picture_twice_is_one_file,

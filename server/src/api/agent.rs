@@ -163,6 +163,30 @@ struct SnapshotMeta<'a> {
     bytes: usize,
 }
 
+/// The `tamper` alert of a snapshot whose camera checks found something (the
+/// agent's flags: dark, uniform, frozen, virtual_camera, camera_missing, slow,
+/// capture_failed); `None` for a clean one.
+fn tamper_alert(seat: &str, key_id: &str, reason: &str, flags: &[String], now: i64) -> Option<NewAlert> {
+    if flags.is_empty() {
+        return None;
+    }
+    // Flags are the agent's words; keep them short words in the message.
+    let words: Vec<String> = flags
+        .iter()
+        .take(8)
+        .map(|f| f.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(32).collect())
+        .collect();
+    let reason: String =
+        reason.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':')).take(40).collect();
+    Some(NewAlert {
+        seat: Some(seat.to_owned()),
+        key_id: Some(key_id.to_owned()),
+        kind: "tamper".into(),
+        message: format!("seat {seat}: a snapshot ({reason}) was flagged {}", words.join(", ")),
+        at: now,
+    })
+}
+
 /// `POST /agent/v1/deliveries`: one outbox item, stored once per idempotency key.
 pub async fn deliver(State(state): State<AppState>, signed: Signed<Bound>) -> Result<Response, AppError> {
     let idempotency_key = signed
@@ -176,6 +200,9 @@ pub async fn deliver(State(state): State<AppState>, signed: Signed<Bound>) -> Re
     let d: Delivery = signed.json()?;
     signed.check_seat_claim(&state, d.seat.as_deref()).await?;
     check_id("exam", &d.exam, 64)?;
+    let agent = &signed.agent;
+    let binding = agent.binding.as_ref().ok_or_else(|| AppError::internal("a delivery without a seat"))?;
+    let mut alert = None;
     let (kind, file_sha256, metadata) = match &d.item {
         DeliveryItem::Snapshot { reason, flags, jpeg, sha256 } => {
             let bytes = B64.decode(jpeg).map_err(|_| AppError::bad_request("jpeg is not standard base64"))?;
@@ -192,6 +219,7 @@ pub async fn deliver(State(state): State<AppState>, signed: Signed<Bound>) -> Re
                 .await
                 .map_err(|e| AppError::internal(e.to_string()))?
                 .map_err(|e| AppError::internal(format!("cannot store the snapshot: {e}")))?;
+            alert = tamper_alert(binding.seat.as_str(), &agent.machine.key_id, reason, flags, now_ms());
             let meta = SnapshotMeta { reason, flags, sha256, bytes: len };
             ("snapshot", Some(sha256.clone()), serde_json::to_string(&meta))
         }
@@ -199,8 +227,6 @@ pub async fn deliver(State(state): State<AppState>, signed: Signed<Bound>) -> Re
         item @ DeliveryItem::Answers { .. } => ("answers", None, serde_json::to_string(item)),
     };
     let metadata = metadata.map_err(|e| AppError::internal(e.to_string()))?;
-    let agent = &signed.agent;
-    let binding = agent.binding.as_ref().ok_or_else(|| AppError::internal("a delivery without a seat"))?;
     let new = NewDelivery {
         key_id: agent.machine.key_id.clone(),
         idempotency_key: idempotency_key.clone(),
@@ -212,9 +238,16 @@ pub async fn deliver(State(state): State<AppState>, signed: Signed<Bound>) -> Re
         metadata,
         created_at: d.created_at.unix_millis(),
         received_at: now_ms(),
+        alert,
     };
     let (status, stored, received_at) = match state.store.deliver(new).await? {
-        DeliveryOutcome::New { received_at } => (StatusCode::CREATED, Stored::New, received_at),
+        DeliveryOutcome::New { received_at, alert } => {
+            if let Some(a) = alert {
+                tracing::warn!(seat = %binding.seat, "{}", a.message);
+                state.hub.notify(ConsoleEvent::Alert { seat: a.seat, kind: a.kind, message: a.message });
+            }
+            (StatusCode::CREATED, Stored::New, received_at)
+        }
         DeliveryOutcome::Duplicate { received_at } => (StatusCode::OK, Stored::Duplicate, received_at),
         DeliveryOutcome::Conflict => {
             return Err(AppError::conflict(format!(

@@ -446,17 +446,32 @@ macro_rules! sql_store {
                 .bind(d.received_at)
                 .execute(&mut *tx)
                 .await?;
+                // One open alert per seat and kind: a dark room flags every snapshot.
+                let alert = match d.alert {
+                    Some(a) => {
+                        let open: i64 = sqlx::query_scalar(
+                            "SELECT COUNT(*) FROM alerts WHERE seat_no = $1 AND kind = $2 AND cleared_at IS NULL",
+                        )
+                        .bind(&a.seat)
+                        .bind(&a.kind)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        if open == 0 { Some(insert_alert(&mut tx, a).await?) } else { None }
+                    }
+                    None => None,
+                };
                 let detail = format!(
-                    "{} for exam {} stored, idempotency key {}{}",
+                    "{} for exam {} stored, idempotency key {}{}{}",
                     d.kind,
                     d.exam,
                     d.idempotency_key,
-                    d.file_sha256.as_deref().map(|h| format!(", file sha256 {h}")).unwrap_or_default()
+                    d.file_sha256.as_deref().map(|h| format!(", file sha256 {h}")).unwrap_or_default(),
+                    alert.as_ref().map(|a| format!("; alert {}: {}", a.kind, a.message)).unwrap_or_default()
                 );
                 let actor = format!("agent:{}", d.key_id);
                 append(&mut tx, &entry(&actor, Action::Deliver, format!("seat:{}", d.seat), detail), d.received_at).await?;
                 tx.commit().await?;
-                Ok(DeliveryOutcome::New { received_at: d.received_at })
+                Ok(DeliveryOutcome::New { received_at: d.received_at, alert })
             }
 
             async fn deliveries(&self, seat: Option<&str>, limit: i64) -> Result<Vec<DeliveryRow>, StoreError> {

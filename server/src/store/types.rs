@@ -227,17 +227,20 @@ pub struct NewDelivery {
     pub metadata: String,
     pub created_at: i64,
     pub received_at: i64,
+    /// An alert the item raises if it is new (a snapshot with tamper flags), stored in
+    /// the same transaction; skipped while the seat has an open alert of the same kind.
+    pub alert: Option<NewAlert>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DeliveryOutcome {
     New {
         received_at: i64,
+        /// The alert the item raised, if any.
+        alert: Option<Alert>,
     },
     /// Stored before, from the same bytes.
-    Duplicate {
-        received_at: i64,
-    },
+    Duplicate { received_at: i64 },
     /// The key was used before for different bytes.
     Conflict,
 }

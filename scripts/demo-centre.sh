@@ -48,9 +48,12 @@ pin=$(await_line "$demo/server.out" 'pin: [0-9a-f]{64}' | cut -d' ' -f2)
 
 # Today's roster: six simulated candidates (candidate 1 holds the simulated
 # resident card; candidate K's enrolled finger is simulated finger K).
+# A demo directory kept from another day gets that day's roster anew.
 seed=1
-if [[ ! -e $demo/roster/roster.csv ]]; then
-  "$sim" roster --date "$(date +%F)" --out "$demo/roster" --seed "$seed" >"$demo/roster.txt"
+today=$(date +%F)
+if ! grep -q ",$today " "$demo/roster/roster.csv" 2>/dev/null; then
+  rm -rf "$demo/roster"
+  "$sim" roster --date "$today" --out "$demo/roster" --seed "$seed" >"$demo/roster.txt"
   "$server" roster import "$demo/roster/roster.csv" --data-dir "$data" >/dev/null
 fi
 

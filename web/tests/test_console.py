@@ -96,7 +96,7 @@ def test_seat_map_approve_live_updates_and_spare_takeover(browser, centre, scree
     first = centre.enrol("pc-a")
     spare = centre.enrol("pc-spare")
 
-    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 800})
+    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 800}, locale="en-US")
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -144,7 +144,7 @@ def test_seat_map_approve_live_updates_and_spare_takeover(browser, centre, scree
 
 
 def test_the_console_refuses_a_wrong_password(browser, centre):
-    context = browser.new_context(ignore_https_errors=True)
+    context = browser.new_context(ignore_https_errors=True, locale="en-US")
     page = context.new_page()
     page.goto(centre.base + "/console/")
     page.fill("input[name=username]", "examiner1")
@@ -156,7 +156,7 @@ def test_the_console_refuses_a_wrong_password(browser, centre):
 
 
 def test_the_console_locks_itself_after_the_idle_time_without_input(browser, centre):
-    context = browser.new_context(ignore_https_errors=True)
+    context = browser.new_context(ignore_https_errors=True, locale="en-US")
     page = context.new_page()
 
     # The server's idle time (idle_ms in the session, [console] idle_minutes) shortened to

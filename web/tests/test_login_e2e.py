@@ -57,7 +57,7 @@ def centre():
 
 @pytest.fixture(scope="module")
 def console(browser, centre):
-    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1366, "height": 900})
+    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1366, "height": 900}, locale="en-US")
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda e: page.errors.append(str(e)))
@@ -203,8 +203,8 @@ def test_mode_a_the_card_read_at_the_console_assigns_a_seat_that_greets_the_cand
     panel = page.locator("#card-panel")
     expect(panel).to_be_visible(timeout=WAIT_MS)
     expect(panel).to_have_attribute("data-accepted", "true")
-    expect(page.locator("#card-fields dd[data-field='Name']")).to_have_text("张伟")
-    expect(page.locator("#card-fields dd[data-field='ID number']")).to_have_text("110105199003071239")
+    expect(page.locator("#card-fields dd[data-field='name']")).to_have_text("张伟")
+    expect(page.locator("#card-fields dd[data-field='id_number']")).to_have_text("110105199003071239")
     expect(page.locator("#card-problems li")).to_have_count(0)
     # The roster photo beside the card's data, really loaded.
     page.wait_for_function("(() => { const i = document.getElementById('roster-photo'); "

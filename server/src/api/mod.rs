@@ -123,7 +123,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api)
         .route("/", get(|| async { Redirect::to("/console/") }))
         .route("/console/", get(web::index))
-        .route("/console/{file}", get(web::file))
+        .route("/console/{*path}", get(web::file))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async {
             AppError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint; /api/v1/openapi.json lists the API")

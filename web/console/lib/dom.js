@@ -30,7 +30,10 @@ export function keepFields(root, render) {
   const selection = focused?.selectionStart ?? null;
   render();
   for (const f of root.querySelectorAll("[data-keep]")) {
-    if (values.has(f.dataset.keep)) f.value = values.get(f.dataset.keep);
+    const value = values.get(f.dataset.keep);
+    // A choice that is no longer offered (a spare PC just taken) leaves the first one chosen.
+    const offered = f.tagName !== "SELECT" || [...f.options].some((o) => o.value === value);
+    if (value !== undefined && offered) f.value = value;
   }
   if (focusKey) {
     const again = [...root.querySelectorAll("[data-keep], [data-focus]")]

@@ -128,10 +128,10 @@ ENUMERATIONS = {
         r"CSV_COLUMNS: \[&str; \d+\] = (\[.*?\]);", (ROOT / "server/src/roster/mod.rs").read_text(encoding="utf-8")).group(1)),
     # protocol/src/login.rs, CardCheck::problems
     "problem.": ["check_character", "not_yet_valid", "expired", "no_booking_today", "already_admitted", "refused",
-                 "no_free_seat", "unreadable"],
+                 "no_free_seat", "unreadable", "already_at_seat"],
     # server/src/api/agent.rs, signed.rs, store/login_sql.rs: NewAlert kinds
     "alert_kind.": ["examiner_needed", "score_disagreement", "replaced_pc", "device", "bad_signature", "replayed",
-                    "binding_mismatch", "wrong_seat"],
+                    "binding_mismatch", "wrong_seat", "tamper"],
     "pc_state.": ["pending", "bound", "replaced"],  # server/src/store/types.rs, state_str
     "mode.": ["card_at_console", "seat"],  # server/src/login/rules.rs, MODE_*
 }

@@ -224,6 +224,7 @@ both_databases!(
     the_console_locks_when_idle,
     the_console_pc_is_approved_from_the_shell_too,
     evidence_signatures_re_verify_and_an_altered_body_fails,
+    a_restored_centre_keeps_every_login_and_its_evidence,
 );
 
 async fn a_seat_looks_up_by_id_or_booking_number_and_gets_the_templates(db: TestDb) {
@@ -699,6 +700,55 @@ async fn evidence_signatures_re_verify_and_an_altered_body_fails(db: TestDb) {
     sql(&h.db, &format!("UPDATE verifications SET body = $1 WHERE id = '{}'", rows[0].id), Some("AAAA")).await;
     let v = h.get(&format!("/api/v1/roster/{A}/evidence"), &console).await.json();
     assert_eq!(v["attempts"][0]["signature_valid"], false);
+}
+
+/// A crashed server replaced from its backup: each candidate stands where they stood, and
+/// the evidence still opens and verifies, given the roster key (which no backup carries).
+async fn a_restored_centre_keeps_every_login_and_its_evidence(db: TestDb) {
+    use examgate_server::backup;
+    use examgate_server::snapshots::SnapshotFiles;
+    let h = Harness::new(db).await;
+    let console = h.console().await;
+    import(&h, a_and_b(&h)).await;
+    let s1 = seat(&h, &console, "1", 1).await;
+    let s2 = seat(&h, &console, "2", 2).await;
+    // A's finger is finger 1; B enrolled finger 2, so finger 1 is a wrong finger for B.
+    let (enrolled_a, finger1, enrolled_b) = fingers();
+    lookup_booking(&h, &s1, A).await;
+    attempt(&h, &s1, A, 1, &finger1, honest_score(&finger1, &enrolled_a)).await;
+    assert_eq!(finish(&h, &s1, A).await.json()["candidate"]["state"], "admitted");
+    lookup_booking(&h, &s2, B).await;
+    for n in 1..=3 {
+        let r = attempt(&h, &s2, B, n, &finger1, honest_score(&finger1, &enrolled_b)).await;
+        assert_eq!(r.json()["verdict"], "no_match", "{}", r.text());
+    }
+    let file = h.db.dir.path().join("centre.backup");
+    backup::backup(h.db.store.as_ref(), &h.state.snapshots, &file).await.unwrap();
+
+    let restored = h.db.fresh_like().await;
+    let files = SnapshotFiles::new(restored.dir.path().join("snapshots"));
+    backup::restore(restored.store.as_ref(), &files, &file).await.unwrap();
+    // Without the roster key the restored centre has its rows but cannot open what is sealed.
+    let keyless = Harness { state: restored.state(), db: restored };
+    let cookie = keyless.console().await;
+    assert!(keyless.get(&format!("/api/v1/roster/{A}/photo"), &cookie).await.status.is_server_error());
+    let (db, state) = (keyless.db, keyless.state);
+    drop(state);
+    // With the key copied over, everything opens again.
+    std::fs::copy(h.db.dir.path().join("roster.key"), db.dir.path().join("roster.key")).unwrap();
+    let r2 = Harness { state: db.state(), db };
+    let cookie = r2.console().await;
+    assert_eq!(candidate_state(&r2, A).await, ("admitted".into(), Some("1".into()), 0));
+    assert_eq!(candidate_state(&r2, B).await, ("waiting_for_examiner".into(), Some("2".into()), 3));
+    let photo = r2.get(&format!("/api/v1/roster/{A}/photo"), &cookie).await;
+    assert_eq!(photo.status, StatusCode::OK, "{}", photo.text());
+    let v = r2.get(&format!("/api/v1/roster/{B}/evidence"), &cookie).await.json();
+    let attempts = v["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3, "{v}");
+    assert!(attempts.iter().all(|a| a["signature_valid"] == true && a["verdict"] == "no_match"), "{v}");
+    // The examiner goes on where the crash left off.
+    let r = r2.post(&format!("/api/v1/roster/{B}/admit"), &cookie, json!({"reason": "identity checked by hand"})).await;
+    assert_eq!((r.status, r.json()["state"].as_str()), (StatusCode::OK, Some("admitted")), "{}", r.text());
 }
 
 async fn the_console_pc_is_approved_from_the_shell_too(db: TestDb) {

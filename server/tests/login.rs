@@ -225,6 +225,7 @@ both_databases!(
     the_console_pc_is_approved_from_the_shell_too,
     evidence_signatures_re_verify_and_an_altered_body_fails,
     a_restored_centre_keeps_every_login_and_its_evidence,
+    a_spare_pc_takes_over_the_seat_with_its_candidate,
 );
 
 async fn a_seat_looks_up_by_id_or_booking_number_and_gets_the_templates(db: TestDb) {
@@ -749,6 +750,33 @@ async fn a_restored_centre_keeps_every_login_and_its_evidence(db: TestDb) {
     // The examiner goes on where the crash left off.
     let r = r2.post(&format!("/api/v1/roster/{B}/admit"), &cookie, json!({"reason": "identity checked by hand"})).await;
     assert_eq!((r.status, r.json()["state"].as_str()), (StatusCode::OK, Some("admitted")), "{}", r.text());
+}
+
+/// The seeds' remedy for a frozen exam PC: the examiner gives its seat to a spare. The
+/// candidate the console sent there goes with the seat: the spare's page asks who is there
+/// (`GET …/login/state`) when it opens.
+async fn a_spare_pc_takes_over_the_seat_with_its_candidate(db: TestDb) {
+    let h = Harness::new(db).await;
+    let console = h.console().await;
+    import(&h, a_and_b(&h)).await;
+    let crashed = seat(&h, &console, "1", 1).await;
+    let pc = console_pc(&h, &console, "C1").await;
+    let r = read_card(&h, &pc, card(&id_number("11010519491231002"), "2015-03-01", None)).await;
+    assert_eq!(r.json()["seat"], "1", "{}", r.text());
+
+    let spare = TestAgent::new("02:00:00:00:01:99", "10.0.1.99");
+    assert!(h.send(spare.enrol_request()).await.status.is_success());
+    let r = h.post("/api/v1/seats/1/rebind", &console, json!({"key_id": spare.key_id})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    // The frozen PC may no longer speak for the seat; the spare finds the candidate there.
+    assert_eq!(h.send(crashed.signed("GET", paths::STATE, vec![])).await.status, StatusCode::FORBIDDEN);
+    let r = h.send(spare.signed("GET", paths::STATE, vec![])).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!((r.json()["seat"].as_str(), r.json()["candidate"]["booking_number"].as_str()), (Some("1"), Some(A)));
+    assert_eq!(r.json()["candidate"]["state"], "assigned");
+    // And finishes the login the frozen PC could not.
+    let r = finish(&h, &spare, A).await;
+    assert_eq!(r.json()["candidate"]["state"], "admitted", "{}", r.text());
 }
 
 async fn the_console_pc_is_approved_from_the_shell_too(db: TestDb) {

@@ -1,6 +1,7 @@
 // The examgate console: dual login (examiner + invigilator) with an idle
 // lock, the live seat map with each seat's candidate, the ID card read at
-// the console (login mode a), the examiner's decisions, alerts, the day's
+// the console (login mode a), the examiner's decisions with the evidence
+// (roster photo, attempts, verification snapshots), alerts, the day's
 // roster and its import, and waiting PCs (approve, rebind); in Simplified
 // Chinese or English. Plain ES modules (lib/), no build step. Everything a
 // PC, a roster or the server reports goes in as text, never as HTML.
@@ -9,6 +10,7 @@ import { $ } from "./lib/dom.js";
 import { allLanguages, choose, current, loadLanguages, onLanguageChange, preferredCode, use } from "./lib/i18n.js";
 import { afterEachAction } from "./lib/actions.js";
 import { rerenderCard } from "./lib/card.js";
+import { rerenderEvidence } from "./lib/evidence.js";
 import { listen, refresh, rerenderMap, stopListening, whenSessionGone } from "./lib/live.js";
 import { installRoster, loadRoster, rerenderRoster } from "./lib/roster.js";
 import { installSession, renderSession, start } from "./lib/session.js";
@@ -38,6 +40,7 @@ async function main() {
     rerenderMap();
     rerenderCard();
     rerenderRoster();
+    rerenderEvidence();
   });
   use(preferredCode());
   installRoster();

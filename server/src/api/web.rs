@@ -26,6 +26,7 @@ const FILES: &[(&str, &str)] = console_files![
     "lib/api.js",
     "lib/card.js",
     "lib/dom.js",
+    "lib/evidence.js",
     "lib/i18n.js",
     "lib/live.js",
     "lib/roster.js",

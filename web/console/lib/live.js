@@ -1,10 +1,11 @@
 // Live updates: the server's event socket; every event redraws the seat map
-// (one fetch at a time), a card read at the console shows its card, and
-// candidate changes reload the roster.
+// (one fetch at a time) and the evidence shown, a card read at the console
+// shows its card, and candidate changes reload the roster.
 
 import { $ } from "./dom.js";
 import { api, sayError } from "./api.js";
 import { renderCard } from "./card.js";
+import { refreshEvidence } from "./evidence.js";
 import { loadRoster } from "./roster.js";
 import { renderNeeds, renderSeats } from "./seats.js";
 import { renderAlerts, renderPending } from "./alerts.js";
@@ -39,6 +40,7 @@ export async function refresh() {
       lastMap = await api("GET", "/api/v1/seats");
       draw(lastMap);
       document.body.dataset.updated = String(lastMap.now);
+      refreshEvidence();
     } catch (e) {
       if (e.status === 401 || e.status === 403) return onClosed();
       sayError($("#error"), e);

@@ -1,32 +1,61 @@
-// The day's roster: the candidates and their state, and the import of a
-// roster file with its photo and template files (per-row errors shown with
-// their line; the server's reason as it wrote it).
+// The day's roster: the candidates and their state, each one's evidence
+// (roster photo, fingerprint attempts and their snapshots) opened beneath
+// their row, and the import of a roster file with its photo and template files
+// (per-row errors shown with their line; the server's reason as it wrote it).
 
-import { $, el } from "./dom.js";
+import { $, el, keepFields } from "./dom.js";
 import { say, t, unsay } from "./i18n.js";
 import { api, enc, sayError } from "./api.js";
 import { release } from "./actions.js";
+import { evidenceFor, keepEvidence } from "./evidence.js";
 import { candidateState, rosterField } from "./words.js";
 
 /** The last roster and the last import's row errors, redrawn on a change of language. */
 let lastRoster = null;
 let lastErrors = [];
+/** The bookings whose evidence is open beneath their row. */
+const evidenceOpen = new Set();
+const COLUMNS = 11;
 
 /** Enough of an ID number to compare with the card, not enough to copy down from across the room. */
 const maskId = (id) => (id && id.length > 8 ? `${id.slice(0, 6)}${"•".repeat(id.length - 10)}${id.slice(-4)}` : id ?? "");
 
-function candidateRow(c) {
-  return el("tr", { "data-booking": c.booking_number, "data-state": c.state },
+function toggleEvidence(booking) {
+  if (!evidenceOpen.delete(booking)) evidenceOpen.add(booking);
+  if (lastRoster) renderCandidates(lastRoster);
+}
+
+function candidateRows(c) {
+  const open = evidenceOpen.has(c.booking_number);
+  const evidenceId = `evidence-${c.booking_number}`;
+  const actions = [
+    el("button", { type: "button", class: "evidence-toggle", "data-focus": `evidence-${c.booking_number}`,
+      "aria-expanded": String(open), "aria-controls": open ? evidenceId : null,
+      "aria-label": t("evidence.label", { name: c.name, booking: c.booking_number }),
+      onclick: () => toggleEvidence(c.booking_number) }, t("roster.evidence")),
+  ];
+  if (c.seat) {
+    actions.push(" ", el("button", { type: "button", class: "release", "data-focus": `release-${c.booking_number}`,
+      onclick: () => release(c.booking_number) }, t("roster.release")));
+  }
+  const row = el("tr", { "data-booking": c.booking_number, "data-state": c.state },
     el("td", {}, c.booking_number), el("td", {}, el("bdi", {}, c.name)), el("td", {}, maskId(c.id_number)), el("td", {}, c.session),
     el("td", {}, c.language), el("td", { class: `state ${c.state}` }, candidateState(c.state)), el("td", {}, c.seat ?? ""),
     el("td", {}, c.failures), el("td", {}, t(c.has_photo ? "roster.yes" : "roster.no")), el("td", {}, c.templates),
-    el("td", {}, c.seat ? el("button", { type: "button", class: "release", onclick: () => release(c.booking_number) }, t("roster.release")) : ""));
+    el("td", {}, actions));
+  if (!open) return [row];
+  return [row, el("tr", { class: "evidence-row", id: evidenceId, "data-evidence-for": c.booking_number },
+    el("td", { colspan: String(COLUMNS) }, evidenceFor("roster", c.booking_number)))];
 }
 
 function renderCandidates(roster) {
   lastRoster = roster;
   $("#roster-date").value = roster.date ?? $("#roster-date").value;
-  $("#candidates tbody").replaceChildren(...roster.candidates.map(candidateRow));
+  const booked = new Set(roster.candidates.map((c) => c.booking_number));
+  for (const b of evidenceOpen) if (!booked.has(b)) evidenceOpen.delete(b);
+  keepEvidence("roster", [...evidenceOpen]);
+  const body = $("#candidates tbody");
+  keepFields(body, () => body.replaceChildren(...roster.candidates.flatMap(candidateRows)));
   $("#no-candidates").hidden = roster.candidates.length > 0;
 }
 

@@ -5,6 +5,7 @@
 import { $, el, keepFields } from "./dom.js";
 import { current, t, tNodes } from "./i18n.js";
 import { command, decide, rebind, release, warn } from "./actions.js";
+import { evidenceFor, keepEvidence } from "./evidence.js";
 import { ago, candidateState, device, loginMode } from "./words.js";
 
 function candidateLine(c) {
@@ -75,6 +76,7 @@ let needsShown = null;
 export function renderNeeds(map) {
   const list = $("#needs-examiner");
   const waiting = map.seats.filter((s) => s.candidate?.state === "waiting_for_examiner");
+  keepEvidence("needs", waiting.map((s) => s.candidate.booking_number));
   // Redrawn only when it changes: someone may be typing a reason, or reading a note.
   const shown = JSON.stringify([current().code, waiting.map((s) => [s.seat, s.candidate])]);
   if (shown === needsShown) return;
@@ -97,11 +99,14 @@ function needItem(seat) {
     }
     decide(c.booking_number, decision, text);
   };
+  // The evidence comes before the reason: from the reason, Tab reaches Admit.
   return el("li", { "data-booking": c.booking_number, "data-seat": seat.seat },
-    el("strong", {}, tNodes("needs.who", { seat: seat.seat, name: el("bdi", {}, c.name) })), " ",
-    t("needs.details", { booking: c.booking_number, count: c.failures }), " ",
-    reason, " ",
-    el("button", { type: "button", class: "admit primary", "data-focus": `admit-${c.booking_number}`, onclick: () => onDecide("admit") }, t("needs.admit")), " ",
-    el("button", { type: "button", class: "refuse danger", "data-focus": `refuse-${c.booking_number}`, onclick: () => onDecide("refuse") }, t("needs.refuse")), " ",
-    note);
+    el("div", {}, el("strong", {}, tNodes("needs.who", { seat: seat.seat, name: el("bdi", {}, c.name) })), " ",
+      t("needs.details", { booking: c.booking_number, count: c.failures })),
+    evidenceFor("needs", c.booking_number),
+    el("div", { class: "decision" },
+      reason, " ",
+      el("button", { type: "button", class: "admit primary", "data-focus": `admit-${c.booking_number}`, onclick: () => onDecide("admit") }, t("needs.admit")), " ",
+      el("button", { type: "button", class: "refuse danger", "data-focus": `refuse-${c.booking_number}`, onclick: () => onDecide("refuse") }, t("needs.refuse")), " ",
+      note));
 }

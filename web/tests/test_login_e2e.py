@@ -8,7 +8,8 @@ processes driven through the console and seat pages in chromium:
   with its line, then the good roster), mode (a) (the card read at the console: card data,
   roster photo and the seat; that seat greets the candidate by name), mode (b) (language,
   booking number, the matching finger, the camera: admitted, and the console shows it),
-  and the failure path (three wrong fingers, the examiner admits with a typed reason).
+  and the failure path (three wrong fingers; the examiner sees the roster photo beside each
+  attempt's verification snapshot, scores and signature, then admits with a typed reason).
 
 The tests run in file order on one centre: each goes on from where the last stopped."""
 
@@ -22,6 +23,7 @@ from playwright.sync_api import expect
 
 from centre import AGENT, SERVER, SIM, Centre, SimProcess, pcscd, roster_rows, wait_until, write_roster
 from conftest import messages
+from test_console_messages import load as console_messages
 
 RESIDENT_CARD = Path(__file__).resolve().parents[2] / "simulators" / "cards" / "resident.toml"
 WAIT_MS = 20_000  # guards only: live updates come within a heartbeat (1 s here)
@@ -116,6 +118,33 @@ def choose(page, code):
     page.locator(f'.language-tile[data-lang="{code}"]').focus()
     page.keyboard.press("Enter")
     page.wait_for_selector("#screen-login:not([hidden])")
+
+
+IMAGES_LOADED = """([selector, count]) => {
+    const images = [...document.querySelectorAll(selector)];
+    return images.length === count && images.every((i) => !i.hidden && i.complete && i.naturalWidth > 0);
+}"""
+
+
+def expect_evidence(page, evidence, selector):
+    """The roster photo and three failed attempts, each with its scores (ISO: re-checked by
+    the server), a valid seat signature and its verification snapshot, every image loaded."""
+    attempts = evidence.locator("tbody tr[data-attempt]")
+    expect(attempts).to_have_count(3, timeout=WAIT_MS)
+    for n in (1, 2, 3):
+        row = evidence.locator(f"tbody tr[data-attempt='{n}']")
+        expect(row).to_have_attribute("data-verdict", "no_match")
+        expect(row).to_have_attribute("data-signature", "valid")
+        expect(row.locator("td.signature")).to_have_text("valid")
+        expect(row.locator("td.verdict")).to_have_text("no match")
+        assert 0 < int(row.locator("td.score").inner_text()) <= 800
+        assert 0 < int(row.locator("td.server-score").inner_text()) <= 800
+    page.wait_for_function(IMAGES_LOADED, arg=[f"{selector} img", 4], timeout=WAIT_MS)
+    expect(evidence.locator("figure.roster")).to_have_attribute("data-photo", "shown")
+    for n in (1, 2, 3):
+        expect(evidence.locator(f"tbody tr[data-attempt='{n}']")).to_have_attribute("data-snapshot", "shown")
+        expect(evidence.locator(f"tbody tr[data-attempt='{n}'] img.snapshot")).to_have_attribute(
+            "alt", f"verification snapshot taken at attempt {n}")
 
 
 def text(code, key, **params):
@@ -293,6 +322,13 @@ def test_three_wrong_fingers_bring_the_examiner_who_admits_with_a_typed_reason(
     seat_page = seat_pages[agent.seat]
     agent.finger(len(roster_rows(roster)) + 3)  # nobody's finger
 
+    # The snapshots travel through each seat's outbox and may come after their attempt: here
+    # the server answers as before they arrive (404) until the console has said so.
+    def not_yet(route):
+        route.fulfill(status=404, content_type="application/json",
+                      body='{"error":{"kind":"not_found","message":"no snapshot"}}')
+    page.route("**/api/v1/snapshots/*", not_yet)
+
     log_in_at_seat(seat_page, "de", booking)
     for left in ("2", "1"):
         seat_page.keyboard.press("Enter")
@@ -308,7 +344,20 @@ def test_three_wrong_fingers_bring_the_examiner_who_admits_with_a_typed_reason(
     expect(page.locator("#alerts li[data-kind='examiner_needed']").first).to_be_visible(timeout=WAIT_MS)
     expect(page.locator(f"article.seat[data-seat='{agent.seat}']")).to_have_attribute(
         "data-candidate-state", "waiting_for_examiner")
+
+    # Before deciding, the examiner compares the person at the seat with the roster.
+    evidence = need.locator(".evidence")
+    expect(evidence.locator("tbody tr[data-attempt]")).to_have_count(3, timeout=WAIT_MS)
+    for n in (1, 2, 3):
+        row = evidence.locator(f"tbody tr[data-attempt='{n}']")
+        expect(row).to_have_attribute("data-snapshot", "missing", timeout=WAIT_MS)
+        expect(row.locator("td.snapshot-cell")).to_have_text("not yet received (the seat sends it shortly)")
+    page.unroute("**/api/v1/snapshots/*", not_yet)
+    # Received: the console fills them in without a reload.
+    expect_evidence(page, evidence, f"#needs-examiner li[data-booking='{booking}'] .evidence")
+    expect(evidence).to_have_attribute("aria-label", f"evidence for {candidate['name']} (booking {booking})")
     page.screenshot(path=str(screenshots / "console-examiner-needed.png"), full_page=True)
+    need.screenshot(path=str(screenshots / "console-evidence.png"))
 
     # No decision without a reason; then one typed, by keyboard.
     need.locator("button.admit").click()
@@ -325,3 +374,28 @@ def test_three_wrong_fingers_bring_the_examiner_who_admits_with_a_typed_reason(
     seat_page.wait_for_selector("#panel-result[data-result='examiner_admitted']", timeout=WAIT_MS)
     expect(seat_page.locator("#result-title")).to_have_text(text("de", "result.examiner_admitted.title"))
     seat_page.screenshot(path=str(screenshots / "seat-examiner-admitted.png"))
+
+    # The same evidence from the roster, opened and closed by keyboard, in either language.
+    row = page.locator(f"#candidates tbody tr[data-booking='{booking}']")
+    expect(row).to_have_attribute("data-state", "admitted", timeout=WAIT_MS)
+    toggle = row.locator("button.evidence-toggle")
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    toggle.focus()
+    page.keyboard.press("Enter")
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(toggle).to_be_focused()  # the row is redrawn, its button keeps the focus
+    selector = f"#candidates tr.evidence-row[data-evidence-for='{booking}'] .evidence"
+    expect_evidence(page, page.locator(selector), selector)
+    page.locator("#languages button[data-lang='zh-CN']").click()
+    zh = console_messages("zh-CN")["messages"]
+    shown = page.locator(selector)
+    expect(shown.locator("caption")).to_have_text(zh["evidence.caption"])
+    expect(shown.locator("tbody tr[data-attempt='1'] td.signature")).to_have_text(zh["signature.valid"])
+    expect(shown.locator("tbody tr[data-attempt='1'] td.verdict")).to_have_text(zh["verdict.no_match"])
+    expect(row.locator("button.evidence-toggle")).to_have_text(zh["roster.evidence"])
+    page.locator(selector).screenshot(path=str(screenshots / "console-evidence-zh-CN.png"))
+    page.locator("#languages button[data-lang='en']").click()
+    toggle.focus()
+    page.keyboard.press("Enter")
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(page.locator(selector)).to_have_count(0)

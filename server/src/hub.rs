@@ -37,6 +37,9 @@ pub enum ConsoleEvent {
     },
     /// The examiner read an ID card on the console PC.
     CardRead(Box<CardRead>),
+    /// A seat's snapshot arrived (through its outbox, often a moment after the
+    /// attempt it shows): `GET /api/v1/snapshots/{sha256}` has it now.
+    SnapshotStored { seat: String, sha256: String },
 }
 
 /// What the server made of a card read at the console, the card, and the

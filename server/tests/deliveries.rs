@@ -19,16 +19,21 @@ async fn bound(db: TestDb) -> (Harness, TestAgent, String) {
 
 async fn a_retried_delivery_is_stored_once(db: TestDb) {
     let (h, agent, console) = bound(db).await;
+    let mut events = h.state.hub.subscribe();
     let d = snapshot_delivery(Some("8"), 42);
     let first = h.send(agent.delivery("snap-1", &d)).await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.text());
     assert_eq!(first.json()["stored"], "new");
+    // Consoles waiting for the picture (the examiner's evidence view) are told it is there.
+    let told = serde_json::to_value(events.try_recv().expect("an event for the new snapshot")).unwrap();
+    assert_eq!(told, json!({"type": "snapshot_stored", "seat": "8", "sha256": sha256_hex(&jpeg(42))}));
     for _ in 0..3 {
         let again = h.send(agent.delivery("snap-1", &d)).await;
         assert_eq!(again.status, StatusCode::OK, "{}", again.text());
         assert_eq!(again.json()["stored"], "duplicate");
         assert_eq!(again.json()["received_at"], first.json()["received_at"]);
     }
+    assert!(events.try_recv().is_err(), "a duplicate stores nothing new and tells nobody");
     assert_eq!(h.db.store.delivery_count().await.unwrap(), 1);
     let hash = sha256_hex(&jpeg(42));
     assert_eq!(h.state.snapshots.list().unwrap(), vec![hash.clone()]);

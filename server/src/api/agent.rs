@@ -240,8 +240,14 @@ pub async fn deliver(State(state): State<AppState>, signed: Signed<Bound>) -> Re
         received_at: now_ms(),
         alert,
     };
+    let new_file = new.file_sha256.clone();
     let (status, stored, received_at) = match state.store.deliver(new).await? {
         DeliveryOutcome::New { received_at, alert } => {
+            if let Some(sha256) = &new_file {
+                state
+                    .hub
+                    .notify(ConsoleEvent::SnapshotStored { seat: binding.seat.to_string(), sha256: sha256.clone() });
+            }
             if let Some(a) = alert {
                 tracing::warn!(seat = %binding.seat, "{}", a.message);
                 state.hub.notify(ConsoleEvent::Alert { seat: a.seat, kind: a.kind, message: a.message });

@@ -35,8 +35,8 @@ const CARD_AT_CONSOLE = "card_at_console";
 
 const $ = (id) => document.getElementById(id);
 
-const session = {
-  languages: new Map(),
+/** One candidate's login, from the language screen on; the next candidate starts from this again. */
+const freshLogin = () => ({
   /** The chosen Language, or null on the language screen. */
   language: null,
   /** "id" | "finger" | "camera" | "result", or null before the first language choice. */
@@ -51,6 +51,11 @@ const session = {
   verdict: null,
   /** A card read, capture or server call is running: ignore repeats. */
   busy: false,
+});
+
+const session = {
+  languages: new Map(),
+  ...freshLogin(),
   stopPreview: null,
 };
 
@@ -464,17 +469,7 @@ function onDecision(event) {
 function onReleased(event) {
   if (session.booking && event.booking_number !== session.booking) return;
   stopCamera();
-  Object.assign(session, {
-    language: null,
-    step: null,
-    identity: null,
-    booking: null,
-    mode: "seat",
-    candidateName: null,
-    failures: 0,
-    verdict: null,
-    busy: false,
-  });
+  Object.assign(session, freshLogin());
   $("id-number").value = "";
   setStatus(null);
   showLanguageScreen();

@@ -42,7 +42,13 @@ if [[ ! -e $data/examgate.db ]]; then
   printf 'examiner-demo\n' | "$server" user add examiner --role examiner --data-dir "$data" >/dev/null
   printf 'invigilator-demo\n' | "$server" user add invigilator --role invigilator --data-dir "$data" >/dev/null
 fi
-"$server" serve --listen "127.0.0.1:$port" --data-dir "$data" >"$demo/server.out" 2>"$demo/server.log" &
+# The console is bound to the console PC's IP (the seeds' rule); here that PC is this one.
+cat >"$demo/server.toml" <<TOML
+[console]
+allowed_ips = ["127.0.0.1"]
+TOML
+"$server" serve --listen "127.0.0.1:$port" --config "$demo/server.toml" --data-dir "$data" \
+  >"$demo/server.out" 2>"$demo/server.log" &
 pids+=($!)
 pin=$(await_line "$demo/server.out" 'pin: [0-9a-f]{64}' | cut -d' ' -f2)
 

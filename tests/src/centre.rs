@@ -29,12 +29,25 @@ pub struct Centre {
     _server: Child,
 }
 
+/// `--data-dir DIR [--database URL]`: SQLite in the data directory when `database` is `None`.
+pub fn place(data: &Path, database: Option<&str>) -> Vec<String> {
+    let mut args = vec!["--data-dir".to_owned(), data.display().to_string()];
+    if let Some(url) = database {
+        args.extend(["--database".to_owned(), url.to_owned()]);
+    }
+    args
+}
+
 /// Runs `examgate-server ARGS --data-dir DATA` to completion with `stdin`; its output.
 pub fn server_cli(data: &Path, args: &[&str], stdin: &str) -> String {
+    server_cli_at(data, None, args, stdin)
+}
+
+/// [`server_cli`] on the database `database` names (SQLite in `data` when `None`).
+pub fn server_cli_at(data: &Path, database: Option<&str>, args: &[&str], stdin: &str) -> String {
     let mut child = std::process::Command::new(artifact("examgate-server"))
         .args(args)
-        .arg("--data-dir")
-        .arg(data)
+        .args(place(data, database))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -49,59 +62,76 @@ pub fn server_cli(data: &Path, args: &[&str], stdin: &str) -> String {
 
 /// The examiner and invigilator accounts, in a fresh data directory.
 pub fn add_users(data: &Path) {
+    add_users_at(data, None);
+}
+
+/// [`add_users`] on the database `database` names (SQLite in `data` when `None`).
+pub fn add_users_at(data: &Path, database: Option<&str>) {
     for (user, role) in [(EXAMINER, "examiner"), (INVIGILATOR, "invigilator")] {
-        server_cli(data, &["user", "add", user.0, "--role", role], &format!("{}\n", user.1));
+        server_cli_at(data, database, &["user", "add", user.0, "--role", role], &format!("{}\n", user.1));
     }
+}
+
+/// `examgate-server serve` on 127.0.0.1:`port`, its stdout drained; the child and the
+/// certificate pin it printed.
+pub async fn start_server(data: &Path, database: Option<&str>, port: u16) -> (Child, String) {
+    let mut server = Command::new(artifact("examgate-server"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(place(data, database))
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start examgate-server");
+    let mut lines = BufReader::new(server.stdout.take().expect("piped stdout")).lines();
+    let pin = tokio::time::timeout(PATIENCE, async {
+        while let Some(line) = lines.next_line().await.expect("the server's stdout") {
+            if let Some(rest) = line.split("certificate pin: ").nth(1) {
+                return rest.split_whitespace().next().map(str::to_owned);
+            }
+        }
+        None
+    })
+    .await
+    .expect("the server starts")
+    .expect("the server printed its certificate pin");
+    // Keep draining its stdout so it never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (server, pin)
+}
+
+/// Logs the examiner and the invigilator in on one console; the session cookie.
+pub async fn log_in_both(http: &reqwest::Client, base: &str) -> String {
+    let mut cookie = String::new();
+    for (user, password) in [EXAMINER, INVIGILATOR] {
+        let resp = http
+            .post(format!("{base}/api/v1/session/login"))
+            .header("cookie", &cookie)
+            .json(&json!({"username": user, "password": password}))
+            .send()
+            .await
+            .expect("console login");
+        assert!(resp.status().is_success(), "login {user}: {}", resp.status());
+        let set = resp.headers()["set-cookie"].to_str().unwrap();
+        cookie = set.split(';').next().unwrap().to_owned();
+    }
+    cookie
 }
 
 impl Centre {
     /// The server on an existing data directory.
     pub async fn serve(data: &Path) -> Centre {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut server = Command::new(artifact("examgate-server"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-            .arg(data)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start examgate-server");
-        let mut lines = BufReader::new(server.stdout.take().expect("piped stdout")).lines();
-        let pin = tokio::time::timeout(PATIENCE, async {
-            while let Some(line) = lines.next_line().await.expect("the server's stdout") {
-                if let Some(rest) = line.split("certificate pin: ").nth(1) {
-                    return rest.split_whitespace().next().map(str::to_owned);
-                }
-            }
-            None
-        })
-        .await
-        .expect("the server starts")
-        .expect("the server printed its certificate pin");
-        // Keep draining its stdout so it never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let (server, pin) = start_server(data, None, port).await;
         let http = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
         Centre { data: data.to_owned(), base: format!("https://127.0.0.1:{port}"), pin, http, _server: server }
     }
 
     /// The console with the examiner and the invigilator logged in.
     pub async fn console(&self) -> Console {
-        let mut cookie = String::new();
-        for (user, password) in [EXAMINER, INVIGILATOR] {
-            let resp = self
-                .http
-                .post(format!("{}/api/v1/session/login", self.base))
-                .header("cookie", &cookie)
-                .json(&json!({"username": user, "password": password}))
-                .send()
-                .await
-                .expect("console login");
-            assert!(resp.status().is_success(), "login {user}: {}", resp.status());
-            let set = resp.headers()["set-cookie"].to_str().unwrap();
-            cookie = set.split(';').next().unwrap().to_owned();
-        }
+        let cookie = log_in_both(&self.http, &self.base).await;
         Console { http: self.http.clone(), base: self.base.clone(), cookie }
     }
 

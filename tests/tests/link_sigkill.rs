@@ -17,6 +17,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use examgate_e2e::artifact;
+use examgate_e2e::centre::{add_users_at, log_in_both, server_cli_at, start_server};
 
 /// The server tests' throwaway PostgreSQL (std and tempfile only); its async
 /// entry point is for the server's tests, unused here.
@@ -40,78 +41,6 @@ impl Rng {
         self.0 ^= self.0 >> 27;
         (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) % n
     }
-}
-
-struct Server {
-    child: Child,
-}
-
-/// `--database URL --data-dir DIR`: SQLite in the data directory when `database` is `None`.
-fn place(data: &Path, database: Option<&str>) -> Vec<String> {
-    let mut args = vec!["--data-dir".to_owned(), data.display().to_string()];
-    if let Some(url) = database {
-        args.extend(["--database".to_owned(), url.to_owned()]);
-    }
-    args
-}
-
-async fn start_server(data: &Path, database: Option<&str>, port: u16) -> (Server, String) {
-    let mut child = Command::new(artifact("examgate-server"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args(place(data, database))
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start examgate-server");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut pin = None;
-    while let Some(line) = tokio::time::timeout(PATIENCE, lines.next_line()).await.expect("server start").unwrap() {
-        if let Some(rest) = line.split("certificate pin: ").nth(1) {
-            pin = rest.split_whitespace().next().map(str::to_owned);
-            break;
-        }
-    }
-    // Keep draining its stdout so it never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (Server { child }, pin.expect("the server printed its pin"))
-}
-
-fn cli(binary: &str, args: &[&str], data: &Path, database: Option<&str>, stdin: &str) -> String {
-    use std::io::Write;
-    let mut child = std::process::Command::new(artifact(binary))
-        .args(args)
-        .args(place(data, database))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{binary} {args:?}: {text}");
-    text
-}
-
-/// The console: log both roles in, return the session cookie.
-async fn console(http: &reqwest::Client, base: &str) -> String {
-    let mut cookie = String::new();
-    for (user, password) in [("examiner1", "examiner-pass"), ("invigilator1", "invigilator-pass")] {
-        let resp = http
-            .post(format!("{base}/api/v1/session/login"))
-            .header("cookie", &cookie)
-            .json(&serde_json::json!({"username": user, "password": password}))
-            .send()
-            .await
-            .unwrap();
-        assert!(resp.status().is_success(), "login {user}: {}", resp.status());
-        let set = resp.headers()["set-cookie"].to_str().unwrap();
-        cookie = set.split(';').next().unwrap().to_owned();
-    }
-    cookie
 }
 
 fn start_load(state: &Path, items: i64) -> (Child, Lines<BufReader<ChildStdout>>) {
@@ -149,14 +78,7 @@ async fn sigkill_rounds(database: Option<&str>, rounds: usize) {
     let dir = tempfile::tempdir().unwrap();
     let data: PathBuf = dir.path().join("server");
     let state: PathBuf = dir.path().join("agent");
-    cli("examgate-server", &["user", "add", "examiner1", "--role", "examiner"], &data, database, "examiner-pass\n");
-    cli(
-        "examgate-server",
-        &["user", "add", "invigilator1", "--role", "invigilator"],
-        &data,
-        database,
-        "invigilator-pass\n",
-    );
+    add_users_at(&data, database);
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let base = format!("https://127.0.0.1:{port}");
@@ -170,7 +92,7 @@ async fn sigkill_rounds(database: Option<&str>, rounds: usize) {
     let key = std::fs::read_to_string(state.join("link.toml")).unwrap();
     let key = key.lines().find_map(|l| l.strip_prefix("key_id = ")).unwrap().trim_matches('"').to_owned();
     let http = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
-    let cookie = console(&http, &base).await;
+    let cookie = log_in_both(&http, &base).await;
     let approved = http
         .post(format!("{base}/api/v1/seats/1/approve"))
         .header("cookie", &cookie)
@@ -215,7 +137,7 @@ async fn sigkill_rounds(database: Option<&str>, rounds: usize) {
             continue;
         }
         if victim_is_server {
-            server.child.kill().await.unwrap();
+            server.kill().await.unwrap();
             kills[1] += 1;
             // Back on the same port and data; the agent keeps queueing and retrying meanwhile.
             server = start_server(&data, database, port).await.0;
@@ -278,7 +200,7 @@ async fn sigkill_rounds(database: Option<&str>, rounds: usize) {
     );
     assert!(kills[0] + kills[1] >= rounds / 2, "too few kills happened: {kills:?}");
 
-    server.child.kill().await.unwrap();
-    let verdict = cli("examgate-server", &["audit", "verify"], &data, database, "");
+    server.kill().await.unwrap();
+    let verdict = server_cli_at(&data, database, &["audit", "verify"], "");
     assert!(verdict.contains("audit chain intact"), "{verdict}");
 }

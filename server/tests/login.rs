@@ -226,6 +226,7 @@ both_databases!(
     evidence_signatures_re_verify_and_an_altered_body_fails,
     a_restored_centre_keeps_every_login_and_its_evidence,
     a_spare_pc_takes_over_the_seat_with_its_candidate,
+    nothing_is_parsed_for_a_caller_without_an_open_console,
 );
 
 async fn a_seat_looks_up_by_id_or_booking_number_and_gets_the_templates(db: TestDb) {
@@ -777,6 +778,24 @@ async fn a_spare_pc_takes_over_the_seat_with_its_candidate(db: TestDb) {
     // And finishes the login the frozen PC could not.
     let r = finish(&h, &spare, A).await;
     assert_eq!(r.json()["candidate"]["state"], "admitted", "{}", r.text());
+}
+
+/// Outside an open console a request is refused before its body is read: a malformed
+/// body from nobody is 401, not a parse error that would say what the API expects.
+async fn nothing_is_parsed_for_a_caller_without_an_open_console(db: TestDb) {
+    let h = Harness::new(db).await;
+    import(&h, a_and_b(&h)).await;
+    for path in [format!("/api/v1/roster/{A}/admit"), "/api/v1/roster/import".into(), "/api/v1/seats/1/approve".into()]
+    {
+        let r = h.post(&path, "", json!({"not": "a field"})).await;
+        assert_eq!((r.status, r.kind()), (StatusCode::UNAUTHORIZED, "unauthorized".into()), "{path}: {}", r.text());
+    }
+    // One login of the two: the console is still closed.
+    let body = json!({"username": common::EXAMINER.0, "password": common::EXAMINER.1});
+    let r = h.post("/api/v1/session/login", "", body).await;
+    let cookie = r.headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let r = h.post(&format!("/api/v1/roster/{A}/admit"), &cookie, json!({"not": "a field"})).await;
+    assert_eq!((r.status, r.kind()), (StatusCode::FORBIDDEN, "console_closed".into()), "{}", r.text());
 }
 
 async fn the_console_pc_is_approved_from_the_shell_too(db: TestDb) {

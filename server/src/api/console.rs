@@ -114,6 +114,29 @@ pub(super) async fn open_session(state: &AppState, h: &HeaderMap, ip: IpAddr) ->
     Ok(session)
 }
 
+/// An open console session, as an extractor: the caller's IP is allowed, the
+/// cookie names a live session, and both the examiner and the invigilator
+/// are in it (401, 401 `locked` or 403 `console_closed` otherwise). It runs
+/// before a handler's body is read, so nothing from outside an open console
+/// is parsed.
+pub struct OpenSession(pub Session);
+
+impl axum::extract::FromRequestParts<AppState> for OpenSession {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<OpenSession, AppError> {
+        let ConnectInfo(peer) = parts
+            .extensions
+            .get::<ConnectInfo<PeerAddr>>()
+            .cloned()
+            .ok_or_else(|| AppError::internal("no peer address on the connection"))?;
+        Ok(OpenSession(open_session(state, &parts.headers, peer.ip()).await?))
+    }
+}
+
 /// Who acts: the examiner, countersigned by the invigilator.
 pub(super) fn actor(s: &Session) -> String {
     format!("user:{}+{}", s.examiner.as_deref().unwrap_or("?"), s.invigilator.as_deref().unwrap_or("?"))
@@ -276,12 +299,7 @@ pub struct SeatMap {
 }
 
 /// `GET /api/v1/seats`: the seat map.
-pub async fn seats(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
-    h: HeaderMap,
-) -> Result<Json<SeatMap>, AppError> {
-    open_session(&state, &h, peer.ip()).await?;
+pub async fn seats(State(state): State<AppState>, _: OpenSession) -> Result<Json<SeatMap>, AppError> {
     Ok(Json(seat_map(&state).await?))
 }
 
@@ -368,12 +386,10 @@ fn bind_ip(ip: Option<String>) -> Result<Option<String>, AppError> {
 /// `POST /api/v1/seats/{seat}/approve`: binds a pending PC to this seat.
 pub async fn approve(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
+    OpenSession(session): OpenSession,
     Path(seat): Path<String>,
-    h: HeaderMap,
     Json(req): Json<BindRequest>,
 ) -> Result<Json<Machine>, AppError> {
-    let session = open_session(&state, &h, peer.ip()).await?;
     let approval = Approval {
         key_id: req.key_id,
         seat: seat_no(&seat)?,
@@ -389,12 +405,10 @@ pub async fn approve(
 /// `POST /api/v1/seats/{seat}/rebind`: a spare PC takes the seat over; the old one stops at once.
 pub async fn rebind(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
+    OpenSession(session): OpenSession,
     Path(seat): Path<String>,
-    h: HeaderMap,
     Json(req): Json<BindRequest>,
 ) -> Result<Json<Machine>, AppError> {
-    let session = open_session(&state, &h, peer.ip()).await?;
     if req.role.is_some() {
         return Err(AppError::bad_request("role is for approve: a PC that takes a seat over takes the seat's role"));
     }
@@ -416,12 +430,10 @@ pub struct CommandSent {
 /// `POST /api/v1/seats/{seat}/commands`: `{"type": "snapshot_now"}` or `{"type": "warning", "text": …}`.
 pub async fn command(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
+    OpenSession(session): OpenSession,
     Path(seat): Path<String>,
-    h: HeaderMap,
     Json(command): Json<Command>,
 ) -> Result<(StatusCode, Json<CommandSent>), AppError> {
-    let session = open_session(&state, &h, peer.ip()).await?;
     if let Command::Warning { text } = &command
         && (text.trim().is_empty() || text.chars().count() > 500)
     {
@@ -444,11 +456,9 @@ pub struct AlertQuery {
 /// `GET /api/v1/alerts[?all=true]`.
 pub async fn alerts(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
+    _: OpenSession,
     Query(q): Query<AlertQuery>,
-    h: HeaderMap,
 ) -> Result<Json<Vec<Alert>>, AppError> {
-    open_session(&state, &h, peer.ip()).await?;
     let which = if q.all { AlertFilter::All } else { AlertFilter::Open };
     Ok(Json(state.store.alerts(which).await?))
 }
@@ -456,12 +466,10 @@ pub async fn alerts(
 /// `POST /api/v1/alerts/{id}/clear` (body `{}`).
 pub async fn clear_alert(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
+    OpenSession(session): OpenSession,
     Path(id): Path<String>,
-    h: HeaderMap,
     Json(_): Json<Empty>,
 ) -> Result<StatusCode, AppError> {
-    let session = open_session(&state, &h, peer.ip()).await?;
     state.store.clear_alert(&id, &actor(&session), now_ms()).await?;
     state.hub.notify(ConsoleEvent::SeatsChanged);
     Ok(StatusCode::NO_CONTENT)
@@ -477,11 +485,9 @@ pub struct DeliveryQuery {
 /// `GET /api/v1/deliveries[?seat=N&limit=N]`, newest first.
 pub async fn deliveries(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
+    _: OpenSession,
     Query(q): Query<DeliveryQuery>,
-    h: HeaderMap,
 ) -> Result<Json<Vec<DeliveryRow>>, AppError> {
-    open_session(&state, &h, peer.ip()).await?;
     let limit = q.limit.unwrap_or(200).clamp(1, 10_000);
     Ok(Json(state.store.deliveries(q.seat.as_deref(), limit).await?))
 }
@@ -489,11 +495,9 @@ pub async fn deliveries(
 /// `GET /api/v1/snapshots/{sha256}`: a stored picture.
 pub async fn snapshot(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
+    _: OpenSession,
     Path(sha256): Path<String>,
-    h: HeaderMap,
 ) -> Result<Response, AppError> {
-    open_session(&state, &h, peer.ip()).await?;
     if !is_sha256_hex(&sha256) {
         return Err(AppError::bad_request("a snapshot is named by its SHA-256 in lower-case hex"));
     }
@@ -515,11 +519,9 @@ pub struct AuditQuery {
 /// `GET /api/v1/audit[?limit=N]`: the newest rows, newest first.
 pub async fn audit_rows(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
+    _: OpenSession,
     Query(q): Query<AuditQuery>,
-    h: HeaderMap,
 ) -> Result<Json<Vec<audit::Row>>, AppError> {
-    open_session(&state, &h, peer.ip()).await?;
     Ok(Json(state.store.audit_tail(q.limit.unwrap_or(100).clamp(1, 10_000)).await?))
 }
 
@@ -531,25 +533,14 @@ pub struct AuditVerdict {
 }
 
 /// `GET /api/v1/audit/verify`: what `examgate-server audit verify` says.
-pub async fn audit_verify(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
-    h: HeaderMap,
-) -> Result<Json<AuditVerdict>, AppError> {
-    open_session(&state, &h, peer.ip()).await?;
+pub async fn audit_verify(State(state): State<AppState>, _: OpenSession) -> Result<Json<AuditVerdict>, AppError> {
     let (rows, head) = state.store.audit_chain().await?;
     let findings: Vec<String> = audit::verify(&rows, &head).iter().map(ToString::to_string).collect();
     Ok(Json(AuditVerdict { ok: findings.is_empty(), rows: rows.len(), findings }))
 }
 
 /// `GET /api/v1/events`: a WebSocket telling the console when to refetch.
-pub async fn events(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
-    h: HeaderMap,
-    ws: WebSocketUpgrade,
-) -> Result<Response, AppError> {
-    open_session(&state, &h, peer.ip()).await?;
+pub async fn events(State(state): State<AppState>, _: OpenSession, ws: WebSocketUpgrade) -> Result<Response, AppError> {
     let rx = state.hub.subscribe();
     Ok(ws.on_upgrade(move |socket| run_events(socket, rx)))
 }

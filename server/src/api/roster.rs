@@ -4,21 +4,21 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use examgate_protocol::link::ServerError;
 use serde::{Deserialize, Serialize};
 
-use super::console::open_session;
-use super::{AppState, PeerAddr};
+use super::AppState;
+use super::console::{OpenSession, actor};
 use crate::error::AppError;
 use crate::now_ms;
 use crate::roster::{self, ImportError, MapFiles, RosterFormat, RosterSource, RowError};
 use crate::seal::aad;
-use crate::store::{CandidateRow, Session, candidate_state_str};
+use crate::store::{CandidateRow, candidate_state_str};
 
 /// Largest roster import body (the roster with its photos, base64).
 pub const IMPORT_BODY_LIMIT: usize = 64 << 20;
@@ -51,17 +51,11 @@ pub struct InvalidRoster {
     pub rows: Vec<RowError>,
 }
 
-fn actor(s: &Session) -> String {
-    format!("user:{}+{}", s.examiner.as_deref().unwrap_or("?"), s.invigilator.as_deref().unwrap_or("?"))
-}
-
 pub async fn import(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
-    h: HeaderMap,
+    OpenSession(session): OpenSession,
     Json(req): Json<ImportRequest>,
 ) -> Result<Response, AppError> {
-    let session = open_session(&state, &h, peer.ip()).await?;
     let format: RosterFormat = req.format.parse().map_err(AppError::bad_request)?;
     let name = req.name.trim();
     if name.is_empty() || name.len() > 255 || name.chars().any(char::is_control) {
@@ -146,11 +140,9 @@ impl From<CandidateRow> for CandidateView {
 
 pub async fn list(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
-    h: HeaderMap,
+    _: OpenSession,
     Query(q): Query<RosterQuery>,
 ) -> Result<Json<RosterView>, AppError> {
-    open_session(&state, &h, peer.ip()).await?;
     let date = match q.date {
         Some(d) => d.parse::<roster::ExamDate>().map_err(|e| AppError::bad_request(format!("date: {e}")))?.to_string(),
         None => roster::today(&state.config, now_ms()),
@@ -161,11 +153,9 @@ pub async fn list(
 
 pub async fn photo(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
+    _: OpenSession,
     Path(booking): Path<String>,
-    h: HeaderMap,
 ) -> Result<Response, AppError> {
-    open_session(&state, &h, peer.ip()).await?;
     let candidate = state.store.candidate(&booking).await?.ok_or_else(|| AppError::not_found("no such booking"))?;
     let sealed = candidate.photo.ok_or_else(|| {
         AppError::new(StatusCode::NOT_FOUND, "purged", "the photo was purged after the exam, as the schedule says")

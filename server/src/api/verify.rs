@@ -11,13 +11,13 @@ use base64::engine::general_purpose::STANDARD as B64;
 use examgate_protocol::login::{CandidateState, Decision};
 use serde::{Deserialize, Serialize};
 
-use super::console::{Empty, actor, open_session};
+use super::console::{Empty, OpenSession, actor};
 use super::login::{candidate_event, push};
 use super::{AppState, PeerAddr};
 use crate::error::AppError;
 use crate::login::evidence::StoredSignature;
 use crate::seal::aad;
-use crate::store::{Candidate, ExaminerDecision, StoredVerdict, VerificationRow};
+use crate::store::{Candidate, ExaminerDecision, Session, StoredVerdict, VerificationRow};
 use crate::{ids, now_ms};
 
 /// Shortest and longest reason an examiner may type, in characters.
@@ -70,19 +70,17 @@ fn reason(r: &str) -> Result<String, AppError> {
 
 async fn decide(
     state: &AppState,
-    h: &HeaderMap,
-    peer: PeerAddr,
+    session: &Session,
     booking: String,
     decision: Decision,
     req: ReasonRequest,
 ) -> Result<Json<CandidateView>, AppError> {
-    let session = open_session(state, h, peer.ip()).await?;
     let reason = reason(&req.reason)?;
     let d = ExaminerDecision {
         booking_number: booking,
         decision,
         reason,
-        actor: actor(&session),
+        actor: actor(session),
         command_id: ids::random_hex(8),
     };
     let decided = state.store.decide(d, now_ms()).await?;
@@ -96,34 +94,30 @@ async fn decide(
 /// `POST /api/v1/roster/{booking}/admit` `{"reason": "…"}`.
 pub async fn admit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
+    OpenSession(session): OpenSession,
     Path(booking): Path<String>,
-    h: HeaderMap,
     Json(req): Json<ReasonRequest>,
 ) -> Result<Json<CandidateView>, AppError> {
-    decide(&state, &h, peer, booking, Decision::Admitted, req).await
+    decide(&state, &session, booking, Decision::Admitted, req).await
 }
 
 /// `POST /api/v1/roster/{booking}/refuse` `{"reason": "…"}`.
 pub async fn refuse(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
+    OpenSession(session): OpenSession,
     Path(booking): Path<String>,
-    h: HeaderMap,
     Json(req): Json<ReasonRequest>,
 ) -> Result<Json<CandidateView>, AppError> {
-    decide(&state, &h, peer, booking, Decision::Refused, req).await
+    decide(&state, &session, booking, Decision::Refused, req).await
 }
 
 /// `POST /api/v1/roster/{booking}/release` `{}`: back to `booked`, so the candidate may move seat.
 pub async fn release(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
+    OpenSession(session): OpenSession,
     Path(booking): Path<String>,
-    h: HeaderMap,
     Json(_): Json<Empty>,
 ) -> Result<Json<CandidateView>, AppError> {
-    let session = open_session(&state, &h, peer.ip()).await?;
     let command_id = ids::random_hex(8);
     let released = state.store.release_candidate(&booking, &actor(&session), &command_id, now_ms()).await?;
     let sent_now = released.command.as_ref().map(|row| push(&state, row));
@@ -162,11 +156,9 @@ pub struct Evidence {
 /// `GET /api/v1/roster/{booking}/evidence`: every attempt, each signature re-checked.
 pub async fn evidence(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerAddr>,
+    _: OpenSession,
     Path(booking): Path<String>,
-    h: HeaderMap,
 ) -> Result<Json<Evidence>, AppError> {
-    open_session(&state, &h, peer.ip()).await?;
     let candidate = state
         .store
         .candidate(&booking)

@@ -7,6 +7,7 @@
 //! - [`sam`]: a GA 467 SAM module on a pseudo-terminal, byte for byte.
 //! - [`as60x`]: an AS608 fingerprint module on a pseudo-terminal, byte for
 //!   byte, with simulated fingers, scripted captures and unplugging.
+//! - [`pty`]: the pseudo-terminal both of those serve, and its `--link`.
 //! - [`card_file`]: simulated ID cards as TOML files (`cards/*.toml`), shared
 //!   by the SAM and PC/SC card simulators.
 //! - [`roster`]: a simulated day's bookings (CSV, photos, enrolled templates)
@@ -16,6 +17,7 @@ pub mod as60x;
 pub mod camera;
 pub mod card_file;
 pub mod fingerprint;
+pub mod pty;
 mod rng;
 pub mod roster;
 pub mod sam;

@@ -16,15 +16,14 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use examgate_device_sdk::idcard::{PHOTO_LEN, TEXT_LEN};
 
 use crate::card_file::CardFile;
+use crate::pty::{self, Heard, Pty};
 
 mod script;
 pub use script::SamScript;
@@ -252,33 +251,21 @@ impl SamSimulator {
     /// pseudo-terminal master whose slave is closed is waited on.
     pub fn serve<P: Read + Write>(&self, port: &mut P, stop: &AtomicBool) -> io::Result<()> {
         let mut inbox = Inbox::default();
-        let mut buf = [0u8; 4096];
-        while !stop.load(Ordering::Relaxed) {
-            match port.read(&mut buf) {
-                Ok(0) => std::thread::sleep(Duration::from_millis(10)),
-                Ok(n) => inbox.buf.extend_from_slice(&buf[..n]),
-                Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => {
-                    // A frame that stopped arriving: what a SAM's byte timeout does.
-                    if inbox.stalled() {
-                        inbox.buf.clear();
-                        self.send(port, Incoming::BadLength);
-                    }
-                    continue;
+        pty::serve(port, stop, |port, heard| match heard {
+            Heard::Bytes(bytes) => {
+                inbox.buf.extend_from_slice(bytes);
+                while let Some(incoming) = inbox.next() {
+                    self.send(port, incoming);
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // No one has the pseudo-terminal open: wait for the host.
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe || e.raw_os_error() == Some(5) => {
-                    inbox.buf.clear();
-                    std::thread::sleep(Duration::from_millis(10));
-                    continue;
-                }
-                Err(e) => return Err(e),
             }
-            while let Some(incoming) = inbox.next() {
-                self.send(port, incoming);
+            // A frame that stopped arriving: what a SAM's byte timeout does.
+            Heard::Quiet if inbox.stalled() => {
+                inbox.buf.clear();
+                self.send(port, Incoming::BadLength);
             }
-        }
-        Ok(())
+            Heard::Quiet => {}
+            Heard::HungUp => inbox.buf.clear(),
+        })
     }
 
     fn send<P: Write>(&self, port: &mut P, incoming: Incoming) {
@@ -304,16 +291,8 @@ impl SamSimulator {
     /// Serve on a new pseudo-terminal from a thread; the host opens
     /// [`PtySam::path`] as a serial port.
     pub fn spawn_pty(&self) -> io::Result<PtySam> {
-        use serialport::SerialPort;
-        let (mut master, slave) = serialport::TTYPort::pair().map_err(io::Error::from)?;
-        let path = PathBuf::from(slave.name().ok_or_else(|| io::Error::other("pseudo-terminal has no name"))?);
-        // Closed here so that the host's exclusive open is the only one.
-        drop(slave);
-        master.set_timeout(Duration::from_millis(50)).map_err(io::Error::from)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let (sim, flag) = (self.clone(), stop.clone());
-        let thread = std::thread::Builder::new().name("sam-sim".into()).spawn(move || sim.serve(&mut master, &flag))?;
-        Ok(PtySam { path, stop, thread: Some(thread) })
+        let sim = self.clone();
+        Pty::spawn("SAM", move |master, stop| sim.serve(master, stop))
     }
 
     /// Carry out a script command; the acknowledgement to print.
@@ -340,40 +319,8 @@ impl SamSimulator {
     }
 }
 
-/// A simulator serving a pseudo-terminal; stops when dropped.
-#[derive(Debug)]
-pub struct PtySam {
-    path: PathBuf,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<io::Result<()>>>,
-}
-
-impl PtySam {
-    /// The slave side, to open as a serial port.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Stop serving; the serving thread's outcome.
-    pub fn stop(mut self) -> io::Result<()> {
-        self.halt()
-    }
-
-    fn halt(&mut self) -> io::Result<()> {
-        self.stop.store(true, Ordering::Relaxed);
-        match self.thread.take().map(JoinHandle::join) {
-            Some(Ok(result)) => result,
-            Some(Err(_)) => Err(io::Error::other("the SAM simulator thread panicked")),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for PtySam {
-    fn drop(&mut self) {
-        let _ = self.halt();
-    }
-}
+/// A SAM simulator serving a pseudo-terminal; stops when dropped.
+pub type PtySam = Pty;
 
 /// What arrived.
 #[derive(Debug, PartialEq, Eq)]

@@ -4,15 +4,13 @@
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::sync::atomic::AtomicBool;
 
 use examgate_device_sdk::{DeviceError, SimCommand, SimControl};
 
 use super::wire::Inbox;
 use super::{As60xScript, As60xSimulator, PoorReason};
+use crate::pty::{self, Heard, Pty};
 
 impl As60xSimulator {
     /// Serve the protocol on `port` until `stop` is set or the port fails
@@ -20,36 +18,22 @@ impl As60xSimulator {
     /// pseudo-terminal master whose slave is closed is waited on.
     pub fn serve<P: Read + Write>(&self, port: &mut P, stop: &AtomicBool) -> io::Result<()> {
         let mut inbox = Inbox::default();
-        let mut buf = [0u8; 4096];
-        while !stop.load(Ordering::Relaxed) {
-            match port.read(&mut buf) {
-                Ok(0) => std::thread::sleep(Duration::from_millis(10)),
-                Ok(n) => inbox.buf.extend_from_slice(&buf[..n]),
-                Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => {
-                    // A packet that stopped arriving: the module's byte timeout drops it.
-                    if inbox.stalled() {
-                        inbox.buf.clear();
+        pty::serve(port, stop, |port, heard| match heard {
+            Heard::Bytes(bytes) => {
+                inbox.buf.extend_from_slice(bytes);
+                while let Some(incoming) = inbox.next() {
+                    let reply = self.respond(incoming);
+                    // The host may have gone; it will ask again.
+                    if !reply.is_empty() && port.write_all(&reply).is_err() {
+                        break;
                     }
-                    continue;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // No one has the pseudo-terminal open: wait for the host.
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe || e.raw_os_error() == Some(5) => {
-                    inbox.buf.clear();
-                    std::thread::sleep(Duration::from_millis(10));
-                    continue;
-                }
-                Err(e) => return Err(e),
-            }
-            while let Some(incoming) = inbox.next() {
-                let reply = self.respond(incoming);
-                // The host may have gone; it will ask again.
-                if !reply.is_empty() && port.write_all(&reply).is_err() {
-                    break;
                 }
             }
-        }
-        Ok(())
+            // A packet that stopped arriving: the module's byte timeout drops it.
+            Heard::Quiet if inbox.stalled() => inbox.buf.clear(),
+            Heard::Quiet => {}
+            Heard::HungUp => inbox.buf.clear(),
+        })
     }
 
     /// Serve on a new pseudo-terminal from a thread. With `link`, that path
@@ -59,24 +43,6 @@ impl As60xSimulator {
         let mut handle = As60xSimHandle { sim: self.clone(), link, pty: None };
         handle.plug()?;
         Ok(handle)
-    }
-}
-
-#[derive(Debug)]
-struct Pty {
-    path: PathBuf,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<io::Result<()>>>,
-}
-
-impl Pty {
-    fn halt(&mut self) -> io::Result<()> {
-        self.stop.store(true, Ordering::Relaxed);
-        match self.thread.take().map(JoinHandle::join) {
-            Some(Ok(result)) => result,
-            Some(Err(_)) => Err(io::Error::other("the AS60x simulator thread panicked")),
-            None => Ok(()),
-        }
     }
 }
 
@@ -97,7 +63,7 @@ impl As60xSimHandle {
 
     /// The pseudo-terminal's slave side; `None` while unplugged.
     pub fn pty_path(&self) -> Option<&Path> {
-        self.pty.as_ref().map(|p| p.path.as_path())
+        self.pty.as_ref().map(Pty::path)
     }
 
     /// What a host opens: the link if there is one, else the pseudo-terminal
@@ -114,13 +80,10 @@ impl As60xSimHandle {
     /// host that has it open sees a hang-up. Returns once it is closed.
     pub fn unplug(&mut self) -> io::Result<()> {
         if let Some(link) = &self.link {
-            match std::fs::remove_file(link) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
+            pty::remove_link(link)?;
         }
         match self.pty.take() {
-            Some(mut pty) => pty.halt(),
+            Some(pty) => pty.stop(),
             None => Ok(()),
         }
     }
@@ -128,26 +91,15 @@ impl As60xSimHandle {
     /// Plug it in again: the module powers up (its buffers empty, its
     /// library kept) on a new pseudo-terminal, and the link points to it.
     pub fn plug(&mut self) -> io::Result<()> {
-        use serialport::SerialPort;
         if self.pty.is_some() {
             return Ok(());
         }
         self.sim.power_on();
-        let (mut master, slave) = serialport::TTYPort::pair().map_err(io::Error::from)?;
-        let path = PathBuf::from(slave.name().ok_or_else(|| io::Error::other("pseudo-terminal has no name"))?);
-        // Closed here so that the host's exclusive open is the only one.
-        drop(slave);
-        master.set_timeout(Duration::from_millis(50)).map_err(io::Error::from)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let (sim, flag) = (self.sim.clone(), stop.clone());
-        let thread =
-            std::thread::Builder::new().name("as60x-sim".into()).spawn(move || sim.serve(&mut master, &flag))?;
-        let mut pty = Pty { path, stop, thread: Some(thread) };
-        if let Some(link) = &self.link
-            && let Err(e) = make_link(&pty.path, link)
-        {
-            let _ = pty.halt();
-            return Err(e);
+        let sim = self.sim.clone();
+        let pty = Pty::spawn("AS60x", move |master, stop| sim.serve(master, stop))?;
+        if let Some(link) = &self.link {
+            // Dropping `pty` stops it.
+            pty::make_link(pty.path(), link)?;
         }
         self.pty = Some(pty);
         Ok(())
@@ -196,20 +148,4 @@ impl SimControl for As60xSimHandle {
             other => Err(DeviceError::Unsupported(format!("a fingerprint module cannot `{other}`"))),
         }
     }
-}
-
-/// Point `link` at `target` atomically, replacing an older symlink (never a file).
-fn make_link(target: &Path, link: &Path) -> io::Result<()> {
-    match std::fs::symlink_metadata(link) {
-        Ok(m) if !m.file_type().is_symlink() => {
-            return Err(io::Error::other(format!("{} exists and is not a symlink; not replacing it", link.display())));
-        }
-        _ => {}
-    }
-    let mut tmp = link.as_os_str().to_owned();
-    tmp.push(format!(".{}.tmp", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(target, &tmp)?;
-    std::fs::rename(&tmp, link)
 }

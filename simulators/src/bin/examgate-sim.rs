@@ -1,11 +1,12 @@
 //! `examgate-sim`: run and script examgate's device simulators.
 
 use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use examgate_sim::card_file::CardFile;
 use examgate_sim::fingerprint::UnknownSimFormat;
+use examgate_sim::pty;
 use examgate_sim::sam::{SamScript, SamSimulator, SimCard};
 use examgate_sim::{SimFingerprintConfig, SimFingerprintFactory};
 
@@ -231,7 +232,7 @@ fn sam(args: &[String]) -> Result<(), String> {
     let pty = sim.spawn_pty().map_err(|e| format!("cannot open a pseudo-terminal: {e}"))?;
     let link = value(args, "--link")?.map(PathBuf::from);
     if let Some(link) = &link {
-        make_link(pty.path(), link)?;
+        pty::make_link(pty.path(), link).map_err(|e| format!("--link: {e}"))?;
     }
     say(&format!("pty {}", pty.path().display()));
     say("ready");
@@ -242,7 +243,7 @@ fn sam(args: &[String]) -> Result<(), String> {
         match line.parse::<SamScript>() {
             Ok(SamScript::Quit) => {
                 if let Some(link) = &link {
-                    let _ = std::fs::remove_file(link);
+                    let _ = pty::remove_link(link);
                 }
                 say("ok quit");
                 return pty.stop().map_err(|e| e.to_string());
@@ -421,18 +422,6 @@ fn script(args: &[String]) -> Result<impl Iterator<Item = Result<String, String>
         .lines()
         .map(|l| l.map(|l| l.trim().to_owned()).map_err(|e| e.to_string()))
         .filter(|l| !matches!(l, Ok(l) if l.is_empty() || l.starts_with('#'))))
-}
-
-/// Point `link` at the pseudo-terminal, replacing an older symlink (never a file).
-fn make_link(target: &Path, link: &Path) -> Result<(), String> {
-    match std::fs::symlink_metadata(link) {
-        Ok(m) if m.file_type().is_symlink() => {
-            std::fs::remove_file(link).map_err(|e| format!("cannot replace {}: {e}", link.display()))?;
-        }
-        Ok(_) => return Err(format!("--link {} exists and is not a symlink; not replacing it", link.display())),
-        Err(_) => {}
-    }
-    std::os::unix::fs::symlink(target, link).map_err(|e| format!("cannot link {}: {e}", link.display()))
 }
 
 fn base64_encode(bytes: &[u8]) -> String {

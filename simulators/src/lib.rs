@@ -8,6 +8,8 @@
 //! - [`as60x`]: an AS608 fingerprint module on a pseudo-terminal, byte for
 //!   byte, with simulated fingers, scripted captures and unplugging.
 //! - [`pty`]: the pseudo-terminal both of those serve, and its `--link`.
+//! - [`script`]: what their text scripts share (scenario file or stdin,
+//!   `ok LINE` answers, `wait MS`, `quit`).
 //! - [`card_file`]: simulated ID cards as TOML files (`cards/*.toml`), shared
 //!   by the SAM and PC/SC card simulators.
 //! - [`roster`]: a simulated day's bookings (CSV, photos, enrolled templates)
@@ -21,6 +23,7 @@ pub mod pty;
 mod rng;
 pub mod roster;
 pub mod sam;
+pub mod script;
 pub mod vpcd;
 
 pub use camera::{CameraCommand, SimCameraConfig, SimCameraFactory, SimCameraHandle};

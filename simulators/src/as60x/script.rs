@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::{As60xFault, PoorReason};
+use crate::script::{Line, ScriptCommand, garbage};
 
 /// A line of an AS60x simulator script (stdin of `examgate-sim as60x`, or a
 /// scenario file):
@@ -48,46 +49,56 @@ impl FromStr for As60xScript {
 
     fn from_str(line: &str) -> Result<Self, Self::Err> {
         let words: Vec<&str> = line.split_whitespace().collect();
-        let err = || format!("cannot read script line {line:?}; see `examgate-sim --help`");
-        let hex = |w: &str| u8::from_str_radix(w, 16).map_err(|_| err());
-        let num = |w: &str| w.parse::<u64>().map_err(|_| err());
-        let fault = |f: As60xFault, on: Option<&&str>| Ok(As60xScript::Fault(f, on.map(|w| hex(w)).transpose()?));
+        let l = Line(line);
+        let fault = |f: As60xFault, on: Option<&&str>| Ok(As60xScript::Fault(f, on.map(|w| l.hex(w)).transpose()?));
         match words.as_slice() {
-            ["finger", n] => Ok(As60xScript::Finger(n.parse().ok().filter(|n| *n > 0).ok_or_else(err)?)),
+            ["finger", n] => Ok(As60xScript::Finger(n.parse().ok().filter(|n| *n > 0).ok_or_else(|| l.err())?)),
             ["lift"] => Ok(As60xScript::Lift),
-            ["poor-quality", n] => Ok(As60xScript::PoorQuality(n.parse().map_err(|_| err())?, PoorReason::default())),
+            ["poor-quality", n] => Ok(As60xScript::PoorQuality(n.parse().map_err(|_| l.err())?, PoorReason::default())),
             ["poor-quality", n, reason] => {
-                Ok(As60xScript::PoorQuality(n.parse().map_err(|_| err())?, reason.parse().map_err(|_| err())?))
+                Ok(As60xScript::PoorQuality(n.parse().map_err(|_| l.err())?, reason.parse().map_err(|_| l.err())?))
             }
-            ["fail", code, on @ ..] if on.len() <= 1 => fault(As60xFault::Fail(hex(code)?), on.first()),
+            ["fail", code, on @ ..] if on.len() <= 1 => fault(As60xFault::Fail(l.hex(code)?), on.first()),
             ["corrupt-next", on @ ..] if on.len() <= 1 => fault(As60xFault::CorruptReply, on.first()),
             ["drop-next", on @ ..] if on.len() <= 1 => fault(As60xFault::DropReply, on.first()),
             ["garbage-next", n, on @ ..] if on.len() <= 1 => {
-                let n = usize::try_from(num(n)?).map_err(|_| err())?;
-                fault(As60xFault::GarbageBeforeReply((0..n).map(|i| (i * 37 + 11) as u8).collect()), on.first())
+                fault(As60xFault::GarbageBeforeReply(garbage(l.count(n)?)), on.first())
             }
             ["password", p] => {
                 let p = match p.strip_prefix("0x") {
                     Some(h) => u32::from_str_radix(h, 16).ok(),
                     None => p.parse().ok(),
                 };
-                Ok(As60xScript::Password(p.ok_or_else(err)?))
+                Ok(As60xScript::Password(p.ok_or_else(|| l.err())?))
             }
-            ["packet-size", n] => match num(n)? {
+            ["packet-size", n] => match l.num(n)? {
                 n @ (32 | 64 | 128 | 256) => Ok(As60xScript::PacketSize(n as usize)),
-                _ => Err(err()),
+                _ => Err(l.err()),
             },
-            ["security-level", n] => match num(n)? {
+            ["security-level", n] => match l.num(n)? {
                 n @ 1..=5 => Ok(As60xScript::SecurityLevel(n as u16)),
-                _ => Err(err()),
+                _ => Err(l.err()),
             },
             ["unplug"] => Ok(As60xScript::Unplug),
             ["plug"] => Ok(As60xScript::Plug),
-            ["wait", t] => Ok(As60xScript::Wait(Duration::from_millis(num(t)?))),
+            ["wait", t] => Ok(As60xScript::Wait(l.ms(t)?)),
             ["status"] => Ok(As60xScript::Status),
             ["quit"] => Ok(As60xScript::Quit),
-            _ => Err(err()),
+            _ => Err(l.err()),
         }
+    }
+}
+
+impl ScriptCommand for As60xScript {
+    fn wait(&self) -> Option<Duration> {
+        match self {
+            As60xScript::Wait(t) => Some(*t),
+            _ => None,
+        }
+    }
+
+    fn is_quit(&self) -> bool {
+        *self == As60xScript::Quit
     }
 }
 

@@ -1,6 +1,6 @@
 //! `examgate-sim`: run and script examgate's device simulators.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -8,6 +8,7 @@ use examgate_sim::card_file::CardFile;
 use examgate_sim::fingerprint::UnknownSimFormat;
 use examgate_sim::pty;
 use examgate_sim::sam::{SamScript, SamSimulator, SimCard};
+use examgate_sim::script::{self, ScriptEnd};
 use examgate_sim::{SimFingerprintConfig, SimFingerprintFactory};
 
 const USAGE: &str = "\
@@ -229,39 +230,23 @@ fn sam(args: &[String]) -> Result<(), String> {
     if first_on_reader {
         sim.insert(0)?;
     }
-    let pty = sim.spawn_pty().map_err(|e| format!("cannot open a pseudo-terminal: {e}"))?;
+    let served = sim.spawn_pty().map_err(|e| format!("cannot open a pseudo-terminal: {e}"))?;
     let link = value(args, "--link")?.map(PathBuf::from);
     if let Some(link) = &link {
-        pty::make_link(pty.path(), link).map_err(|e| format!("--link: {e}"))?;
+        pty::make_link(served.path(), link).map_err(|e| format!("--link: {e}"))?;
     }
-    say(&format!("pty {}", pty.path().display()));
+    say(&format!("pty {}", served.path().display()));
     say("ready");
 
-    for line in script(args)? {
-        let line = line?;
-        let line = line.as_str();
-        match line.parse::<SamScript>() {
-            Ok(SamScript::Quit) => {
-                if let Some(link) = &link {
-                    let _ = pty::remove_link(link);
-                }
-                say("ok quit");
-                return pty.stop().map_err(|e| e.to_string());
+    match script::follow(script(args)?, |cmd: &SamScript| sim.apply(cmd), say)? {
+        ScriptEnd::Quit => {
+            if let Some(link) = &link {
+                let _ = pty::remove_link(link);
             }
-            Ok(SamScript::Wait(t)) => {
-                std::thread::sleep(t);
-                say(&format!("ok {line}"));
-            }
-            Ok(cmd) => match sim.apply(&cmd) {
-                Ok(ack) => say(&ack),
-                Err(e) => say(&format!("error {e}")),
-            },
-            Err(e) => say(&format!("error {e}")),
+            say("ok quit");
+            served.stop().map_err(|e| e.to_string())
         }
-    }
-    // The script is over; serve until killed.
-    loop {
-        std::thread::park();
+        ScriptEnd::LinesEnded => serve_until_killed(),
     }
 }
 
@@ -310,28 +295,12 @@ fn as60x(args: &[String]) -> Result<(), String> {
     let mut handle = sim.spawn_pty(link.clone()).map_err(|e| format!("cannot open a pseudo-terminal: {e}"))?;
     say(&format!("pty {}", handle.pty_path().map_or("?".into(), |p| p.display().to_string())));
     say("ready");
-    for line in script(args)? {
-        let line = line?;
-        let line = line.as_str();
-        match line.parse::<As60xScript>() {
-            Ok(As60xScript::Quit) => {
-                say("ok quit");
-                return handle.stop().map_err(|e| e.to_string());
-            }
-            Ok(As60xScript::Wait(t)) => {
-                std::thread::sleep(t);
-                say(&format!("ok {line}"));
-            }
-            Ok(cmd) => match handle.apply(&cmd) {
-                Ok(ack) => say(&ack),
-                Err(e) => say(&format!("error {e}")),
-            },
-            Err(e) => say(&format!("error {e}")),
+    match script::follow(script(args)?, |cmd: &As60xScript| handle.apply(cmd), say)? {
+        ScriptEnd::Quit => {
+            say("ok quit");
+            handle.stop().map_err(|e| e.to_string())
         }
-    }
-    // The script is over; serve until killed.
-    loop {
-        std::thread::park();
+        ScriptEnd::LinesEnded => serve_until_killed(),
     }
 }
 
@@ -397,9 +366,7 @@ fn idcard(args: &[String]) -> Result<(), String> {
             Err(e) => say(&format!("error {e}: {line}")),
         }
     }
-    loop {
-        std::thread::park();
-    }
+    serve_until_killed()
 }
 
 /// Acknowledge a script line or announce a state on stdout; tests await
@@ -409,19 +376,16 @@ fn say(line: &str) {
     let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
-/// Script lines from `--scenario FILE`, else stdin (read lazily: a test
-/// writes them as it goes), trimmed, without blank lines and `#` comments.
+/// Script lines from `--scenario FILE`, else stdin.
 fn script(args: &[String]) -> Result<impl Iterator<Item = Result<String, String>>, String> {
-    let lines: Box<dyn BufRead> = match value(args, "--scenario")? {
-        Some(file) => Box::new(std::io::BufReader::new(
-            std::fs::File::open(file).map_err(|e| format!("cannot read scenario {file}: {e}"))?,
-        )),
-        None => Box::new(std::io::stdin().lock()),
-    };
-    Ok(lines
-        .lines()
-        .map(|l| l.map(|l| l.trim().to_owned()).map_err(|e| e.to_string()))
-        .filter(|l| !matches!(l, Ok(l) if l.is_empty() || l.starts_with('#'))))
+    script::lines(value(args, "--scenario")?)
+}
+
+/// The script is over; the simulator's threads serve on.
+fn serve_until_killed() -> ! {
+    loop {
+        std::thread::park();
+    }
 }
 
 fn base64_encode(bytes: &[u8]) -> String {

@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::{SamFault, SlowReplies};
+use crate::script::{Line, ScriptCommand, garbage};
 
 /// A line of a SAM simulator script (stdin of `examgate-sim sam`, or a
 /// scenario file):
@@ -41,13 +42,10 @@ impl FromStr for SamScript {
 
     fn from_str(line: &str) -> Result<Self, Self::Err> {
         let words: Vec<&str> = line.split_whitespace().collect();
-        let err = || format!("cannot read script line {line:?}; see `examgate-sim --help`");
-        let hex = |w: &str| u8::from_str_radix(w, 16).map_err(|_| err());
-        let num = |w: &str| w.parse::<u64>().map_err(|_| err());
-        let ms = |w: &str| num(w).map(Duration::from_millis);
+        let l = Line(line);
         let (words, on) = match words.as_slice() {
             [head @ .., cmd, para] if words.len() >= 3 && !matches!(words[0], "slow" | "insert" | "wait") => {
-                match (hex(cmd), hex(para)) {
+                match (l.hex(cmd), l.hex(para)) {
                     (Ok(c), Ok(p)) => (head.to_vec(), Some([c, p])),
                     _ => (words.clone(), None),
                 }
@@ -56,31 +54,43 @@ impl FromStr for SamScript {
         };
         let fault = |f: SamFault| Ok(SamScript::Fault(f, on));
         match words.as_slice() {
-            ["fail", sw3] => fault(SamFault::Fail(hex(sw3)?)),
+            ["fail", sw3] => fault(SamFault::Fail(l.hex(sw3)?)),
             ["pull-during-read"] if on.is_none() => fault(SamFault::PullDuringRead),
             ["corrupt-next"] => fault(SamFault::CorruptReply),
-            ["garbage-next", n] => {
-                let n = usize::try_from(num(n)?).map_err(|_| err())?;
-                fault(SamFault::GarbageBeforeReply((0..n).map(|i| (i * 37 + 11) as u8).collect()))
-            }
+            ["garbage-next", n] => fault(SamFault::GarbageBeforeReply(garbage(l.count(n)?))),
             ["drop-next"] => fault(SamFault::DropReply),
-            _ if on.is_some() => Err(err()),
+            _ if on.is_some() => Err(l.err()),
             ["insert"] => Ok(SamScript::Insert(0)),
-            ["insert", n] => {
-                usize::try_from(num(n)?).ok().and_then(|n| n.checked_sub(1)).map(SamScript::Insert).ok_or_else(err)
-            }
+            ["insert", n] => usize::try_from(l.num(n)?)
+                .ok()
+                .and_then(|n| n.checked_sub(1))
+                .map(SamScript::Insert)
+                .ok_or_else(|| l.err()),
             ["remove"] => Ok(SamScript::Remove),
-            ["slow", delay] => Ok(SamScript::Slow(SlowReplies { delay: ms(delay)?, ..SlowReplies::default() })),
+            ["slow", delay] => Ok(SamScript::Slow(SlowReplies { delay: l.ms(delay)?, ..SlowReplies::default() })),
             ["slow", delay, len, gap] => Ok(SamScript::Slow(SlowReplies {
-                delay: ms(delay)?,
-                chunk_len: usize::try_from(num(len)?).map_err(|_| err())?,
-                chunk_gap: ms(gap)?,
+                delay: l.ms(delay)?,
+                chunk_len: l.count(len)?,
+                chunk_gap: l.ms(gap)?,
             })),
-            ["wait", t] => Ok(SamScript::Wait(ms(t)?)),
+            ["wait", t] => Ok(SamScript::Wait(l.ms(t)?)),
             ["status"] => Ok(SamScript::Status),
             ["quit"] => Ok(SamScript::Quit),
-            _ => Err(err()),
+            _ => Err(l.err()),
         }
+    }
+}
+
+impl ScriptCommand for SamScript {
+    fn wait(&self) -> Option<Duration> {
+        match self {
+            SamScript::Wait(t) => Some(*t),
+            _ => None,
+        }
+    }
+
+    fn is_quit(&self) -> bool {
+        *self == SamScript::Quit
     }
 }
 

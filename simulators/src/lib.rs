@@ -10,6 +10,8 @@
 //! - [`pty`]: the pseudo-terminal both of those serve, and its `--link`.
 //! - [`script`]: what their text scripts share (scenario file or stdin,
 //!   `ok LINE` answers, `wait MS`, `quit`).
+//! - `testing` (feature `testing`): the simulator binary driven from the
+//!   drivers' tests, and their benches' timing tables.
 //! - [`card_file`]: simulated ID cards as TOML files (`cards/*.toml`), shared
 //!   by the SAM and PC/SC card simulators.
 //! - [`roster`]: a simulated day's bookings (CSV, photos, enrolled templates)
@@ -24,6 +26,8 @@ mod rng;
 pub mod roster;
 pub mod sam;
 pub mod script;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod vpcd;
 
 pub use camera::{CameraCommand, SimCameraConfig, SimCameraFactory, SimCameraHandle};

@@ -13,40 +13,12 @@ use examgate_as60x::{
 };
 use examgate_device_sdk::{DeviceClass, DeviceInfo};
 use examgate_sim::as60x::{As60xConfig, As60xSimulator, match_threshold};
+use examgate_sim::testing::{ROUND_TIME, ROUNDS, percentiles, rate};
 
-const ROUNDS: usize = 7;
-const ROUND_TIME: Duration = Duration::from_millis(300);
 const CAPTURES: usize = 300;
 const MATCHES: usize = 300;
 const FINGERS: u32 = 40;
 const IMPRESSIONS: u64 = 4;
-
-/// p50, p90, p99 and max, as table cells.
-fn percentiles(times: impl Iterator<Item = Duration>) -> String {
-    let mut t: Vec<Duration> = times.collect();
-    t.sort();
-    let at = |p: f64| t[((t.len() as f64 * p) as usize).min(t.len() - 1)];
-    format!("{:.0?} | {:.0?} | {:.0?} | {:.0?}", at(0.50), at(0.90), at(0.99), t[t.len() - 1])
-}
-
-/// Calls a second of `f`, the median of several timed rounds.
-fn rate(mut f: impl FnMut()) -> f64 {
-    let mut rates: Vec<f64> = (0..ROUNDS)
-        .map(|_| {
-            let start = Instant::now();
-            let mut n = 0u64;
-            while start.elapsed() < ROUND_TIME {
-                for _ in 0..256 {
-                    f();
-                }
-                n += 256;
-            }
-            n as f64 / start.elapsed().as_secs_f64()
-        })
-        .collect();
-    rates.sort_by(f64::total_cmp);
-    rates[ROUNDS / 2]
-}
 
 fn reader_on(path: &str) -> As60xReader {
     let options = ReaderOptions::default();

@@ -2,98 +2,15 @@
 //! process, the driver opening PATH as a serial port through its selector.
 //! Each step awaits the simulator's acknowledgement; nothing sleeps.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::process::Command;
 use std::time::Duration;
 
 use examgate_as60x::{As60xFactory, ReaderOptions};
 use examgate_device_sdk::{Device, DeviceError, DriverFactory, ErrorKind, Template};
 use examgate_sim::as60x::As60xSimulator;
+use examgate_sim::testing::{SimProcess, sim_binary};
 
 const GUARD: Duration = Duration::from_secs(30);
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The simulator binary, built if it is missing or stale: `cargo test -p
-/// examgate-as60x` builds no other package's binaries (a no-op when fresh).
-fn sim_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/<test>
-    let profile = exe.parent().and_then(Path::parent).unwrap().to_owned();
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo.args(["build", "--quiet", "-p", "examgate-sim", "--bin", "examgate-sim"]).current_dir(workspace());
-    if profile.ends_with("release") {
-        cargo.arg("--release");
-    }
-    assert!(cargo.status().expect("cargo runs").success(), "building examgate-sim failed");
-    profile.join("examgate-sim")
-}
-
-/// A running simulator; killed when dropped.
-struct Sim {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
-}
-
-impl Sim {
-    fn spawn(args: &[&str]) -> Sim {
-        let mut child = Command::new(sim_binary())
-            .arg("as60x")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in stdout.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let sim = Sim { child, stdin, lines };
-        sim.expect("ready");
-        sim
-    }
-
-    /// Wait for the next line; it must start with `prefix`.
-    fn expect(&self, prefix: &str) -> String {
-        loop {
-            match self.lines.recv_timeout(GUARD) {
-                Ok(line) if line.starts_with(prefix) => return line,
-                Ok(line) if line.starts_with("pty ") => continue,
-                Ok(line) => panic!("simulator said {line:?}, expected {prefix:?}"),
-                Err(RecvTimeoutError::Timeout) => panic!("simulator silent, expected {prefix:?}"),
-                Err(RecvTimeoutError::Disconnected) => panic!("simulator exited, expected {prefix:?}"),
-            }
-        }
-    }
-
-    /// Send a script line and await its acknowledgement.
-    fn script(&mut self, line: &str) -> String {
-        writeln!(self.stdin, "{line}").unwrap();
-        self.stdin.flush().unwrap();
-        let ack = self.lines.recv_timeout(GUARD).expect("an acknowledgement");
-        assert!(!ack.starts_with("error"), "{line}: {ack}");
-        ack
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn open(selector: &str) -> Box<dyn Device> {
     let options = ReaderOptions { poll_interval: Duration::from_millis(5), ..ReaderOptions::default() };
@@ -118,7 +35,10 @@ fn error<T>(r: Result<T, DeviceError>) -> DeviceError {
 fn captures_and_matches_through_the_simulator_binary() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("ttyAS608");
-    let mut sim = Sim::spawn(&["--pty", "--link", link.to_str().unwrap(), "--finger", "1", "--packet-size", "64"]);
+    let mut sim = SimProcess::spawn(
+        "as60x",
+        &["--pty", "--link", link.to_str().unwrap(), "--finger", "1", "--packet-size", "64"],
+    );
     let mut device = open(&format!("as60x:{}", link.display()));
     let library = As60xSimulator::default();
 
@@ -149,7 +69,7 @@ fn captures_and_matches_through_the_simulator_binary() {
     capture(&mut device, GUARD).unwrap();
 
     assert_eq!(sim.script("quit"), "ok quit");
-    assert!(sim.child.wait().unwrap().success());
+    assert!(sim.wait().success());
     assert!(std::fs::symlink_metadata(&link).is_err(), "quit removes the link");
 }
 
@@ -157,7 +77,7 @@ fn captures_and_matches_through_the_simulator_binary() {
 fn unplug_and_plug_from_the_script() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("ttyAS608");
-    let mut sim = Sim::spawn(&["--pty", "--link", link.to_str().unwrap(), "--finger", "3"]);
+    let mut sim = SimProcess::spawn("as60x", &["--pty", "--link", link.to_str().unwrap(), "--finger", "3"]);
     let mut device = open(&format!("as60x:{}", link.display()));
     capture(&mut device, GUARD).unwrap();
 
@@ -177,14 +97,14 @@ fn the_driver_reconnects_when_the_simulator_process_comes_back() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("ttyAS608");
     let args = ["--pty", "--link", link.to_str().unwrap(), "--finger", "1"];
-    let sim = Sim::spawn(&args);
+    let sim = SimProcess::spawn("as60x", &args);
     let mut device = open(&format!("as60x:{}", link.display()));
     capture(&mut device, GUARD).unwrap();
 
     drop(sim); // killed: the pseudo-terminal hangs up, the stale link stays
     assert_eq!(error(capture(&mut device, GUARD)).kind(), ErrorKind::NotConnected);
 
-    let _sim = Sim::spawn(&args); // a new pseudo-terminal behind the same link
+    let _sim = SimProcess::spawn("as60x", &args); // a new pseudo-terminal behind the same link
     capture(&mut device, GUARD).unwrap();
 }
 
@@ -194,7 +114,10 @@ fn a_scenario_file_scripts_the_module() {
     let link = dir.path().join("ttyAS608");
     let scenario = dir.path().join("scenario.txt");
     std::fs::write(&scenario, "# a finger, then say so\nfinger 4\nstatus\n").unwrap();
-    let sim = Sim::spawn(&["--pty", "--link", link.to_str().unwrap(), "--scenario", scenario.to_str().unwrap()]);
+    let sim = SimProcess::spawn(
+        "as60x",
+        &["--pty", "--link", link.to_str().unwrap(), "--scenario", scenario.to_str().unwrap()],
+    );
     sim.expect("ok finger 4");
     sim.expect("status finger=4");
     let mut device = open(&format!("as60x:{}", link.display()));

@@ -14,38 +14,10 @@ use examgate_sam::{
 };
 use examgate_sim::card_file::CardFile;
 use examgate_sim::sam::{SamSimulator, SimCard};
+use examgate_sim::testing::{ROUND_TIME, ROUNDS, percentiles, rate};
 
-const ROUNDS: usize = 7;
-const ROUND_TIME: Duration = Duration::from_millis(300);
 const READS: usize = 400;
 const PLACEMENTS: usize = 60;
-
-/// p50, p90, p99 and max, as table cells.
-fn percentiles(times: impl Iterator<Item = Duration>) -> String {
-    let mut t: Vec<Duration> = times.collect();
-    t.sort();
-    let at = |p: f64| t[((t.len() as f64 * p) as usize).min(t.len() - 1)];
-    format!("{:.0?} | {:.0?} | {:.0?} | {:.0?}", at(0.50), at(0.90), at(0.99), t[t.len() - 1])
-}
-
-/// Frames a second for `f`, the median of several timed rounds.
-fn rate(mut f: impl FnMut()) -> f64 {
-    let mut rates: Vec<f64> = (0..ROUNDS)
-        .map(|_| {
-            let start = Instant::now();
-            let mut n = 0u64;
-            while start.elapsed() < ROUND_TIME {
-                for _ in 0..256 {
-                    f();
-                }
-                n += 256;
-            }
-            n as f64 / start.elapsed().as_secs_f64()
-        })
-        .collect();
-    rates.sort_by(f64::total_cmp);
-    rates[ROUNDS / 2]
-}
 
 fn main() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));

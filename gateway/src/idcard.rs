@@ -153,24 +153,11 @@ fn columns(s: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use examgate_device_sdk::idcard::{Nation, Sex};
     use serde_json::json;
 
+    /// The fake resident card, with no expiry (长期).
     fn fields() -> CardFields {
-        CardFields {
-            card_type: CardType::Resident,
-            name: "张伟".into(),
-            english_name: None,
-            sex: Sex::Male,
-            nation: Nation::from_code(1),
-            birth_date: CardDate::new(1990, 3, 7).unwrap(),
-            address: "北京市朝阳区建国路1号院2号楼301".into(),
-            id_number: "110105199003071239".into(),
-            issuer: "北京市公安局朝阳分局".into(),
-            valid_from: CardDate::new(2020, 5, 1).unwrap(),
-            valid_until: None,
-            nationality: None,
-        }
+        CardFields { valid_until: None, ..crate::fakes::resident() }
     }
 
     fn read(text: bool) -> CardRead {

@@ -13,7 +13,7 @@ macro_rules! login_store {
             use sqlx::{AssertSqlSafe, Row as _};
 
             use super::roster_sql::candidate_from_row;
-            use super::{$Store, Tx, append, insert_alert, read_head};
+            use super::{$Store, Tx, append, insert_alert, open_alert, read_head};
             use crate::audit::Action;
             use crate::login::assign::{self, FreeSeat};
             use crate::login::rules::{self, ClaimStep, Incumbent, MODE_CARD_AT_CONSOLE, MODE_SEAT, Proof, Standing};
@@ -324,14 +324,7 @@ macro_rules! login_store {
                     // The third failed attempt already called the examiner for this candidate.
                     let already_waiting = !changed
                         && candidate.as_ref().is_some_and(|c| c.state == CandidateState::WaitingForExaminer);
-                    let open: i64 = sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM alerts WHERE kind = 'examiner_needed' AND seat_no = $1 \
-                         AND cleared_at IS NULL",
-                    )
-                    .bind(&call.seat)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let alert = if already_waiting && open > 0 {
+                    let alert = if already_waiting && open_alert(&mut tx, &call.seat, "examiner_needed").await? {
                         None
                     } else {
                         Some(examiner_needed(&mut tx, &actor, &call.seat, &call.key_id, booking, why, now).await?)

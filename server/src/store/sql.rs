@@ -133,6 +133,18 @@ macro_rules! sql_store {
             Ok(row)
         }
 
+        /// Whether `seat` has an alert of `kind` nobody has cleared yet.
+        async fn open_alert(tx: &mut Tx, seat: &str, kind: &str) -> Result<bool, StoreError> {
+            let open: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM alerts WHERE seat_no = $1 AND kind = $2 AND cleared_at IS NULL",
+            )
+            .bind(seat)
+            .bind(kind)
+            .fetch_one(&mut **tx)
+            .await?;
+            Ok(open > 0)
+        }
+
         /// Writes an alert in `tx`; its audit row is the caller's to append.
         async fn insert_alert(tx: &mut Tx, a: NewAlert) -> Result<Alert, StoreError> {
             let id = ids::random_hex(8);
@@ -449,14 +461,8 @@ macro_rules! sql_store {
                 // One open alert per seat and kind: a dark room flags every snapshot.
                 let alert = match d.alert {
                     Some(a) => {
-                        let open: i64 = sqlx::query_scalar(
-                            "SELECT COUNT(*) FROM alerts WHERE seat_no = $1 AND kind = $2 AND cleared_at IS NULL",
-                        )
-                        .bind(&a.seat)
-                        .bind(&a.kind)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        if open == 0 { Some(insert_alert(&mut tx, a).await?) } else { None }
+                        let seat = a.seat.clone().unwrap_or_default();
+                        if open_alert(&mut tx, &seat, &a.kind).await? { None } else { Some(insert_alert(&mut tx, a).await?) }
                     }
                     None => None,
                 };

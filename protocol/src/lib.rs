@@ -28,6 +28,7 @@ pub use agent::{
 };
 pub use events::Event;
 pub use time::{Timestamp, TimestampError};
+pub mod exam;
 pub mod idcard;
 pub mod link;
 pub mod login;

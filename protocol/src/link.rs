@@ -94,6 +94,10 @@ pub struct EnrolResponse {
     pub state: BindingState,
     /// The seat number, once bound.
     pub seat: Option<String>,
+    /// The server's Ed25519 public key (32 bytes, standard base64) that signs exam
+    /// paper manifests; the agent pins it beside the certificate. Absent from older servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_key: Option<String>,
 }
 
 /// Health of one device of the seat.
@@ -165,6 +169,20 @@ pub enum DeliveryItem {
     },
     /// A candidate's answers.
     Answers { candidate: String, answers: Vec<Answer> },
+    /// One change of an exam answer at the seat. The server keeps, per (paper, item),
+    /// the change with the highest `seq`; an empty `choices` clears the answer.
+    ExamAnswer {
+        booking_number: String,
+        paper_id: String,
+        item: String,
+        /// The item's own choice identifiers.
+        choices: Vec<String>,
+        /// Strictly increasing per paper at the seat.
+        seq: u64,
+        answered_at: Timestamp,
+    },
+    /// The end of the attempt at the seat; the server scores from the answers it holds.
+    ExamSubmit { booking_number: String, paper_id: String, seq: u64, reason: crate::exam::SubmitReason },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,6 +233,11 @@ pub enum Command {
     /// The examiner released the candidate from this seat (they move seat, or an
     /// assignment is taken back): the seat page starts over for the next candidate.
     CandidateReleased { booking_number: String },
+    /// The candidate's paper is drawn: fetch its manifest and package
+    /// ([`crate::exam::paths`]).
+    ExamReady { booking_number: String, paper_id: String },
+    /// The candidate's attempt has a result: fetch it ([`crate::exam::paths::RESULT`]).
+    ExamResult { booking_number: String, paper_id: String },
 }
 
 /// The agent's answer to a [`PushMessage`] on the same socket.
@@ -271,6 +294,33 @@ mod tests {
             serde_json::to_string(&m).unwrap(),
             r#"{"id":"c1","command":{"type":"warning","text":"eyes on your screen"}}"#
         );
+    }
+
+    #[test]
+    fn exam_items_and_commands_keep_their_names() {
+        let item = DeliveryItem::ExamSubmit {
+            booking_number: "b".into(),
+            paper_id: "p".into(),
+            seq: 9,
+            reason: crate::exam::SubmitReason::Candidate,
+        };
+        assert_eq!(
+            serde_json::to_string(&item).unwrap(),
+            r#"{"kind":"exam_submit","booking_number":"b","paper_id":"p","seq":9,"reason":"candidate"}"#
+        );
+        let ready = Command::ExamReady { booking_number: "b".into(), paper_id: "p".into() };
+        assert_eq!(
+            serde_json::to_string(&ready).unwrap(),
+            r#"{"type":"exam_ready","booking_number":"b","paper_id":"p"}"#
+        );
+    }
+
+    #[test]
+    fn enrol_response_without_server_key_reads_and_writes_as_before() {
+        let old = r#"{"key_id":"k","state":"bound","seat":"3"}"#;
+        let r: EnrolResponse = serde_json::from_str(old).unwrap();
+        assert_eq!(r.server_key, None);
+        assert_eq!(serde_json::to_string(&r).unwrap(), old);
     }
 
     #[test]

@@ -228,6 +228,10 @@ pub fn describe_command(c: &Command) -> String {
         Command::CandidateAssigned { booking_number, .. } => format!("candidate {booking_number} assigned here"),
         Command::LoginDecision { booking_number, decision } => format!("candidate {booking_number}: {decision:?}"),
         Command::CandidateReleased { booking_number } => format!("candidate {booking_number} released from here"),
+        Command::ExamReady { booking_number, paper_id } => format!("paper {paper_id} of {booking_number} is ready"),
+        Command::ExamResult { booking_number, paper_id } => {
+            format!("paper {paper_id} of {booking_number} has a result")
+        }
     }
 }
 

@@ -116,7 +116,9 @@ pub fn change_for(command: &Command) -> Change {
             Change::Decided { booking_number: booking_number.clone(), decision: *decision }
         }
         Command::CandidateReleased { booking_number } => Change::Released { booking_number: booking_number.clone() },
-        Command::SnapshotNow | Command::Warning { .. } => Change::None,
+        Command::SnapshotNow | Command::Warning { .. } | Command::ExamReady { .. } | Command::ExamResult { .. } => {
+            Change::None
+        }
     }
 }
 
@@ -124,7 +126,8 @@ pub fn change_for(command: &Command) -> Change {
 /// snapshot request, which `link run` asks of the camera itself.
 pub fn event_for(command: &Command, timestamp: Timestamp) -> Option<Event> {
     match command {
-        Command::SnapshotNow => None,
+        // The exam's own events come from the agent's exam module once it has acted on them.
+        Command::SnapshotNow | Command::ExamReady { .. } | Command::ExamResult { .. } => None,
         Command::Warning { text } => Some(Event::Warning { timestamp, text: text.clone() }),
         Command::CandidateAssigned { booking_number, name, language } => Some(Event::CandidateAssigned {
             timestamp,

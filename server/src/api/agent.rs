@@ -29,7 +29,12 @@ use crate::snapshots::is_sha256_hex;
 use crate::store::{DeliveryOutcome, Machine, NewAlert, NewDelivery, NewMachine};
 
 fn enrol_response(m: &Machine) -> EnrolResponse {
-    EnrolResponse { key_id: m.key_id.clone(), state: m.state, seat: m.seat.as_ref().map(|b| b.seat.to_string()) }
+    EnrolResponse {
+        key_id: m.key_id.clone(),
+        state: m.state,
+        seat: m.seat.as_ref().map(|b| b.seat.to_string()),
+        server_key: None,
+    }
 }
 
 fn check_id(what: &str, s: &str, max: usize) -> Result<(), AppError> {
@@ -225,6 +230,14 @@ pub async fn deliver(State(state): State<AppState>, signed: Signed<Bound>) -> Re
         }
         item @ DeliveryItem::Verification { .. } => ("verification", None, serde_json::to_string(item)),
         item @ DeliveryItem::Answers { .. } => ("answers", None, serde_json::to_string(item)),
+        DeliveryItem::ExamAnswer { .. } | DeliveryItem::ExamSubmit { .. } => {
+            // A 503 keeps the item in the agent's outbox: it is retried, never lost.
+            return Err(AppError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "exam_unavailable",
+                "this server does not take exam answers yet; the seat keeps them and retries",
+            ));
+        }
     };
     let metadata = metadata.map_err(|e| AppError::internal(e.to_string()))?;
     let new = NewDelivery {

@@ -5,6 +5,7 @@
 //! - [`audit`]: the hash chain and its verifier.
 //! - [`api`]: `app(state)`, the agent endpoints (signed) and the console's API.
 //! - [`tls`]: the self-made certificate and the TLS listener.
+//! - [`exam`]: the question bank, exam definitions, papers drawn and scored.
 //! - [`backup`]: whole-centre backup and restore across databases.
 //! - [`config`], [`cli`], [`commands`]: the binary's settings and subcommands.
 
@@ -16,6 +17,7 @@ pub mod commands;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod exam;
 pub mod hub;
 pub mod ids;
 pub mod login;

@@ -13,6 +13,8 @@
 //! - [`host`]: the driver host for plugins; [`plugin_check`]: `plugin check`.
 //! - [`link`]: the link to the exam-centre server; [`login`]: identity
 //!   verification at login (the current candidate, recent captures).
+//! - [`exam`]: the exam at the seat (the signed paper package, durable
+//!   answers, submission and result).
 //! - [`commands`]: what each CLI subcommand does; [`cli`]: its arguments.
 
 pub mod api;
@@ -23,6 +25,7 @@ pub mod config;
 pub mod devices;
 pub mod drivers;
 pub mod error;
+pub mod exam;
 #[cfg(test)]
 pub(crate) mod fakes;
 pub mod host;

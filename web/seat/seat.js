@@ -7,9 +7,11 @@
 // seat to the candidate; the page greets them by name in their roster
 // language and goes on to the photo. Usable by keyboard alone; every word
 // comes from /i18n/<lang>.json. Talks only to the agent that served it.
+// Once admitted, the exam (lib/examscreen.js) takes over the page.
 
 import { AgentError, call, listen } from "./lib/agent.js";
 import { startPreview } from "./lib/camera.js";
+import { examShown, initExam, onAgentLink, onExamEvent, refreshExam } from "./lib/examscreen.js";
 import { applyLayout, loadLanguages, markLanguage, translate } from "./lib/i18n.js";
 import { parseIdentity, sanitize } from "./lib/identity.js";
 import { blockShortcuts, enterFullscreen, isFullscreen, watchFullscreen } from "./lib/keys.js";
@@ -444,6 +446,22 @@ function showResult(kind, failedStep = null) {
   [$("result-title").dataset.i18n, $("result-body").dataset.i18n] = RESULTS[kind];
   $("panel-result").dataset.result = kind;
   goto("result", { failedStep });
+  if (kind === "admitted" || kind === "examiner_admitted") waitForExam();
+}
+
+/** How often an admitted candidate's page asks the agent whether the paper has come (besides its event). */
+const EXAM_POLL_MS = 2000;
+let examPoll = 0;
+
+/** Admitted: the exam screen comes when the agent has the paper (exam_ready, or a look now and then). */
+function waitForExam() {
+  clearTimeout(examPoll);
+  const look = async () => {
+    if (await refreshExam()) return;
+    const admitted = ["admitted", "examiner_admitted"].includes($("panel-result").dataset.result);
+    if (session.step === "result" && admitted) examPoll = setTimeout(look, EXAM_POLL_MS);
+  };
+  examPoll = setTimeout(look, 0);
 }
 
 /** Send for the examiner; `reason` is a word (three_failures, device_fault). */
@@ -468,6 +486,7 @@ function onDecision(event) {
  * assignment was taken back): the page starts over for the next candidate. */
 function onReleased(event) {
   if (session.booking && event.booking_number !== session.booking) return;
+  if (examShown()) return; // the exam screen stays until the agent's exam is over
   stopCamera();
   Object.assign(session, freshLogin());
   $("id-number").value = "";
@@ -543,6 +562,11 @@ function onAgentEvent(event) {
     case "warning":
       if (typeof event.text === "string") showWarning(event.text);
       break;
+    case "exam_ready":
+    case "exam_submitted":
+    case "exam_result":
+      onExamEvent(event);
+      break;
   }
 }
 
@@ -590,15 +614,29 @@ async function boot() {
   session.languages = await loadLanguages();
   buildLanguageScreen();
   wire();
+  initExam({
+    languageFor: pageLanguage,
+    fallback: speaking,
+    candidateName: () => session.candidateName,
+    onEnter: (language) => {
+      // The examiner's warnings and the full-screen prompt speak the exam's language from now on.
+      session.language = language;
+      stopCamera();
+      clearTimeout(examPoll);
+    },
+  });
   listen("/v1/events", {
     onEvent: onAgentEvent,
     onLink: (online) => {
       $("agent-offline").hidden = online;
+      onAgentLink(online);
       if (online) refreshDevices();
     },
   });
   showLanguageScreen();
-  await resume();
+  // An exam under way (a reload, a killed browser) comes back first: it needs only the agent.
+  if (!(await refreshExam())) await resume();
+  else resume().catch(() => {});
   document.documentElement.dataset.ready = "true";
 }
 
@@ -617,6 +655,11 @@ async function resume() {
     return; // the server is away: the candidate starts on the language screen
   }
   const candidate = state?.candidate;
+  if (candidate && examShown()) {
+    // The exam came back first; the login only adds the candidate's name to its header.
+    session.candidateName = candidate.name;
+    return void refreshExam();
+  }
   if (!candidate || session.step !== null) return;
   if (candidate.state === "assigned") return greet(candidate);
   Object.assign(session, {

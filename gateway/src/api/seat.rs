@@ -22,6 +22,8 @@ const FILES: &[(&str, &str)] = web_seat![
     "/seat.css",
     "/lib/agent.js",
     "/lib/camera.js",
+    "/lib/exam.js",
+    "/lib/examscreen.js",
     "/lib/i18n.js",
     "/lib/identity.js",
     "/lib/keys.js",

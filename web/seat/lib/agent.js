@@ -12,10 +12,15 @@ export class AgentError extends Error {
 }
 
 /** GET `path`, or POST `body` as JSON when given. Resolves to the JSON answer (null for 204). */
-export async function call(path, body) {
+export function call(path, body) {
+  return body === undefined ? send("GET", path) : send("POST", path, body);
+}
+
+/** `method` `path` with `body` as JSON (none for GET). Resolves to the JSON answer (null for 204). */
+export async function send(method, path, body) {
   const options = body === undefined
-    ? { cache: "no-store" }
-    : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
+    ? { method, cache: "no-store" }
+    : { method, cache: "no-store", headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
   let response;
   try {
     response = await fetch(path, options);

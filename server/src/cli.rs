@@ -67,6 +67,11 @@ pub struct ServeArgs {
     /// Plain HTTP: only behind a TLS-terminating proxy on the same host, or in tests
     #[arg(long)]
     pub no_tls: bool,
+    /// Tests only: the exam centre's day is DATE (YYYY-MM-DD), as at its noon, instead of
+    /// the clock's: today's bookings, card validity and the purge. A test run that crosses
+    /// midnight keeps its day. Hidden: an exam centre runs on its clock.
+    #[arg(long, value_name = "DATE", hide = true)]
+    pub today: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -70,8 +70,14 @@ pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
     let store = open(&config).await?;
-    let state = AppState::new(store.clone(), config.clone());
+    let mut state = AppState::new(store.clone(), config.clone());
+    if let Some(day) = &args.today {
+        let day = day.parse::<roster::ExamDate>().map_err(anyhow::Error::msg).context("--today")?;
+        state.clock = roster::Clock::noon_of(&config, day);
+        tracing::warn!(%day, "the exam centre's day is fixed by --today (tests only)");
+    }
     state.sealer.check().context("cannot use the roster key")?;
+    state.server_key.check().context("cannot use the server's signing key")?;
     spawn_housekeeping(&state);
     let tcp = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -139,7 +145,7 @@ fn spawn_roster_purge(state: &AppState) {
         let mut tick = tokio::time::interval(Duration::from_millis(s.config.roster.purge_check_ms));
         loop {
             tick.tick().await;
-            match s.store.purge_roster(now_ms()).await {
+            match s.store.purge_roster(s.clock.now_ms()).await {
                 Ok(p) if p.candidates > 0 || p.verifications > 0 => {
                     tracing::info!(candidates = p.candidates, verifications = p.verifications, "roster purged");
                 }
@@ -184,6 +190,10 @@ pub async fn backup(global: &Global, file: &std::path::Path) -> anyhow::Result<(
     println!(
         "examgate-server: the roster key {} is not in the backup: keep a copy of it apart, or the sealed photos and templates cannot be read after a restore",
         config.roster.key_file.display()
+    );
+    println!(
+        "examgate-server: the signing key {} is not in the backup either: copy it to a restored centre, or its seats refuse the new papers until they enrol again",
+        config.server_key_file().display()
     );
     Ok(())
 }

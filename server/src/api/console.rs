@@ -307,7 +307,7 @@ pub(crate) async fn seat_map(state: &AppState) -> Result<SeatMap, AppError> {
     let now = now_ms();
     let overview = state.store.overview().await?;
     let offline_after = state.config.agents.offline_after_ms;
-    let today = crate::roster::today(&state.config, now);
+    let today = state.clock.today(&state.config);
     let mut at_seats: std::collections::HashMap<String, SeatCandidateView> = std::collections::HashMap::new();
     for c in state.store.candidates(Some(&today)).await? {
         if let Some(seat) = c.seat_no.filter(|_| crate::login::rules::at_a_seat(c.state)) {

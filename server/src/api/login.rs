@@ -34,7 +34,7 @@ use crate::store::{
     Alert, Candidate, Claim, CommandRow, ExaminerCall, Finish, LoginError, NewVerification, SeatAssignment,
     StoredVerdict,
 };
-use crate::{ids, now_ms, roster};
+use crate::{ids, now_ms};
 
 /// Largest live template accepted (ISO 19794-2 records stay far below it).
 pub const MAX_TEMPLATE_BYTES: usize = 64 * 1024;
@@ -93,7 +93,7 @@ fn seat_state(seat: &str, c: Option<Candidate>) -> SeatLoginState {
 }
 
 async fn current(state: &AppState, seat: &str) -> Result<SeatLoginState, AppError> {
-    let today = roster::today(&state.config, now_ms());
+    let today = state.clock.today(&state.config);
     Ok(seat_state(seat, state.store.seat_candidate(seat, &today).await?))
 }
 
@@ -149,7 +149,7 @@ pub async fn lookup(State(state): State<AppState>, signed: SignedSeat) -> Result
     if value.is_empty() || value.chars().count() > MAX_IDENTITY_CHARS || value.chars().any(char::is_control) {
         return Err(AppError::bad_request(format!("value must be 1 to {MAX_IDENTITY_CHARS} characters")));
     }
-    let today = roster::today(&state.config, now_ms());
+    let today = state.clock.today(&state.config);
     let booking = match req.kind {
         IdentityKind::IdNumber => {
             let id = value.to_ascii_uppercase();
@@ -379,7 +379,7 @@ fn random_u64() -> u64 {
 pub async fn console_card(State(state): State<AppState>, signed: SignedConsole) -> Result<Json<CardCheck>, AppError> {
     let req: ConsoleCard = signed.json()?;
     let now = now_ms();
-    let today = roster::today(&state.config, now);
+    let today = state.clock.today(&state.config);
     let findings = card::check(&req.card, &today);
     let mut problems: Vec<String> = findings.problems.iter().map(|p| p.as_str().to_owned()).collect();
     // A number that fails its own check is nobody's: it is not looked up.

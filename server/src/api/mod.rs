@@ -42,13 +42,26 @@ pub struct AppState {
     pub snapshots: SnapshotFiles,
     /// Seals and opens roster photos, templates and verification evidence.
     pub sealer: Arc<Sealer>,
+    /// Signs paper manifests; agents pin its public half at enrolment.
+    pub server_key: Arc<crate::exam::key::ServerKey>,
+    /// The exam centre's day: which bookings are today's, card validity, the purge.
+    pub clock: crate::roster::Clock,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: Config) -> AppState {
         let snapshots = SnapshotFiles::new(config.snapshot_dir());
         let sealer = Arc::new(Sealer::with_key_file(config.roster.key_file.clone()));
-        AppState { store, config: Arc::new(config), hub: Arc::new(Hub::default()), snapshots, sealer }
+        let server_key = Arc::new(crate::exam::key::ServerKey::with_key_file(config.server_key_file()));
+        AppState {
+            store,
+            config: Arc::new(config),
+            hub: Arc::new(Hub::default()),
+            snapshots,
+            sealer,
+            server_key,
+            clock: crate::roster::Clock::System,
+        }
     }
 }
 

@@ -145,7 +145,7 @@ pub async fn list(
 ) -> Result<Json<RosterView>, AppError> {
     let date = match q.date {
         Some(d) => d.parse::<roster::ExamDate>().map_err(|e| AppError::bad_request(format!("date: {e}")))?.to_string(),
-        None => roster::today(&state.config, now_ms()),
+        None => state.clock.today(&state.config),
     };
     let candidates = state.store.candidates(Some(&date)).await?.into_iter().map(CandidateView::from).collect();
     Ok(Json(RosterView { date, candidates }))

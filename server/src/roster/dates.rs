@@ -1,5 +1,6 @@
 //! Exam dates and the exam centre's day: `today` and when a booking's personal
-//! data is purged, both in `[roster] utc_offset` (default: this machine's).
+//! data is purged, both in `[roster] utc_offset` (default: this machine's), and
+//! the [`Clock`] the day is read from.
 
 use std::fmt;
 use std::str::FromStr;
@@ -124,6 +125,40 @@ pub fn date_at(config: &Config, at_ms: i64) -> ExamDate {
     ExamDate::from_days_since_epoch(local_ms.div_euclid(DAY_MS))
 }
 
+/// The clock the exam centre's day is read from: which bookings are today's,
+/// whether a card is valid today, and which bookings are due for purging.
+/// `System` (the default) is this machine's clock; `Fixed` is one instant, for
+/// tests (and `serve --today`), so that a run that crosses midnight keeps its
+/// day. Every other time the server keeps (timestamps, sessions, signed
+/// requests) is the system clock's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Clock {
+    #[default]
+    System,
+    /// Unix ms.
+    Fixed(i64),
+}
+
+impl Clock {
+    /// Noon of `date` in the exam centre, fixed.
+    pub fn noon_of(config: &Config, date: ExamDate) -> Clock {
+        let noon_utc = date.days_since_epoch() * DAY_MS + DAY_MS / 2;
+        Clock::Fixed(noon_utc - i64::from(utc_offset_secs(config, noon_utc)) * 1000)
+    }
+
+    pub fn now_ms(self) -> i64 {
+        match self {
+            Clock::System => crate::now_ms(),
+            Clock::Fixed(ms) => ms,
+        }
+    }
+
+    /// [`today`] by this clock.
+    pub fn today(self, config: &Config) -> String {
+        today(config, self.now_ms())
+    }
+}
+
 /// When a booking's photo and templates are purged: the start of the day after
 /// the exam, in the exam centre, plus `[roster] purge_after_hours`.
 pub fn purge_at(config: &Config, exam_date: ExamDate) -> i64 {
@@ -170,6 +205,22 @@ mod tests {
         let t = 20_781 * DAY_MS + 16 * 3_600_000 + 30 * 60_000;
         assert_eq!(today(&at_offset(8 * 3600), t), "2026-11-25");
         assert_eq!(today(&at_offset(0), t), "2026-11-24");
+    }
+
+    #[test]
+    fn a_fixed_clock_keeps_its_day() {
+        let day: ExamDate = "2026-11-25".parse().unwrap();
+        for offset in [8 * 3600, 0, -10 * 3600, 14 * 3600, -12 * 3600] {
+            let c = at_offset(offset);
+            let clock = Clock::noon_of(&c, day);
+            assert_eq!(clock.today(&c), "2026-11-25", "offset {offset}");
+            // Noon: the booking of the day is not yet due for purging, the day before's is.
+            assert!(clock.now_ms() < purge_at(&c, day) - c.roster.purge_after_ms);
+        }
+        assert_eq!(Clock::noon_of(&at_offset(8 * 3600), day), Clock::Fixed(20_782 * DAY_MS + 4 * 3_600_000));
+        let system = Clock::default();
+        let (before, now, after) = (crate::now_ms(), system.now_ms(), crate::now_ms());
+        assert!(before <= now && now <= after, "the default is the system clock");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use examgate_protocol::login::TemplateData;
 use serde::Serialize;
 
-pub use dates::{ExamDate, purge_at, today, utc_offset_secs};
+pub use dates::{Clock, ExamDate, purge_at, today, utc_offset_secs};
 pub use validate::{ValidBooking, ValidTemplate};
 
 use crate::config::Config;

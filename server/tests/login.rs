@@ -58,8 +58,15 @@ fn bad_id_number(first17: &str) -> String {
     format!("{first17}{}", if right == '0' { '1' } else { '0' })
 }
 
+/// The exam centre's day by the harness's clock (fixed when the test started).
 fn today(h: &Harness) -> String {
-    roster::today(&h.state.config, now_ms())
+    h.state.clock.today(&h.state.config)
+}
+
+/// The day after [`today`].
+fn tomorrow(h: &Harness) -> String {
+    let day: roster::ExamDate = today(h).parse().unwrap();
+    roster::ExamDate::from_days_since_epoch(day.days_since_epoch() + 1).to_string()
 }
 
 struct Booking<'a> {
@@ -584,7 +591,7 @@ async fn a_cards_problems_are_named(db: TestDb) {
     let cases = [
         (card(&bad_id_number("11010519491231002"), "2015-03-01", None), "check_character"),
         (card(&good, "2005-03-01", Some("2015-03-01")), "expired"),
-        (card(&good, "2099-03-01", None), "not_yet_valid"),
+        (card(&good, &tomorrow(&h), None), "not_yet_valid"),
         (card(&id_number("12345619800101000"), "2015-03-01", None), "no_booking_today"),
     ];
     for (card, problem) in cases {

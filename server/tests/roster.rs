@@ -83,7 +83,9 @@ async fn harness(db: TestDb) -> Harness {
     let mut h = Harness::new(db).await;
     let mut config = h.db.config();
     config.roster.utc_offset_secs = Some(8 * 3600);
+    let clock = h.state.clock;
     h.state = AppState::new(h.db.store.clone(), config);
+    h.state.clock = clock;
     h
 }
 
@@ -414,7 +416,7 @@ async fn personal_data_is_purged_after_the_exam_day(db: TestDb) {
 
 async fn the_console_lists_today_and_shows_photos(db: TestDb) {
     let h = harness(db).await;
-    let today = roster::today(&h.state.config, examgate_server::now_ms());
+    let today = h.state.clock.today(&h.state.config);
     let cookie = h.console().await;
     // A photo large enough that the import body is far beyond the API's usual 64 KiB.
     let big = photo(image::ImageFormat::Png, 10, 300);
@@ -461,8 +463,13 @@ fn run(db: &TestDb, args: &[&str]) -> (bool, String) {
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
 }
 
+/// The CLI reads the machine's clock (in its time zone: the data directory has no
+/// config), so its bookings are dated from that clock: one today, never due for
+/// purging while the test runs (not before 72 hours after today ends), and one
+/// long past, due whenever the test runs.
 async fn the_cli_imports_a_roster_file_with_its_photos_and_templates(db: TestDb) {
     let h = harness(db).await;
+    let today = roster::today(&h.db.config(), examgate_server::now_ms());
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("photos")).unwrap();
     std::fs::create_dir_all(dir.path().join("fingers")).unwrap();
@@ -472,26 +479,29 @@ async fn the_cli_imports_a_roster_file_with_its_photos_and_templates(db: TestDb)
     let good = dir.path().join("roster.csv");
     std::fs::write(
         &good,
-        csv(&[format!("C1,{},Cli Person,{DATE} 09:00,ar,photos/1.jpg,fingers/1.fmr;fingers/2.fmr", id(61))]),
+        csv(&[
+            format!("C1,{},Cli Person,{today} 09:00,ar,photos/1.jpg,fingers/1.fmr;fingers/2.fmr", id(61)),
+            format!("OLD,{},Past Person,2020-03-02 09:00,en,photos/1.jpg,fingers/1.fmr", id(64)),
+        ]),
     )
     .unwrap();
     let (ok, out) = run(&h.db, &["roster", "import", good.to_str().unwrap()]);
     assert!(ok, "{out}");
-    assert!(out.contains("imported 1 bookings (0 replaced)"), "{out}");
+    assert!(out.contains("imported 2 bookings (0 replaced)"), "{out}");
     // The CLI and the server share the roster key in the data directory.
     let c = h.db.store.candidate("C1").await.unwrap().unwrap();
     assert_eq!(h.state.sealer.open(&aad::photo("C1"), c.photo.as_deref().unwrap()).unwrap(), jpeg(11));
     assert_eq!(c.template_count, 2);
 
-    let (ok, out) = run(&h.db, &["roster", "list", "--date", DATE]);
-    assert!(ok && out.contains("C1\t2026-11-25 09:00\tCli Person\tar\tbooked"), "{out}");
+    let (ok, out) = run(&h.db, &["roster", "list", "--date", &today]);
+    assert!(ok && out.contains(&format!("C1\t{today} 09:00\tCli Person\tar\tbooked")), "{out}");
 
     let bad = dir.path().join("bad.csv");
     std::fs::write(
         &bad,
         csv(&[
-            format!("C2,{},Fine,{DATE} 09:00,en,photos/1.jpg,fingers/1.fmr", id(62)),
-            format!("C3,{},Bad,{DATE} 09:00,en,photos/none.jpg,fingers/1.fmr", id(63)),
+            format!("C2,{},Fine,{today} 09:00,en,photos/1.jpg,fingers/1.fmr", id(62)),
+            format!("C3,{},Bad,{today} 09:00,en,photos/none.jpg,fingers/1.fmr", id(63)),
         ]),
     )
     .unwrap();
@@ -504,6 +514,12 @@ async fn the_cli_imports_a_roster_file_with_its_photos_and_templates(db: TestDb)
     let backup = dir.path().join("centre.backup");
     let (ok, out) = run(&h.db, &["backup", backup.to_str().unwrap()]);
     assert!(ok && out.contains("roster key") && out.contains("is not in the backup"), "{out}");
+    let (ok, out) = run(&h.db, &["roster", "purge"]);
+    assert!(ok && out.contains("purged the photos and templates of 1 candidates"), "{out}");
+    let old = h.db.store.candidate("OLD").await.unwrap().unwrap();
+    assert_eq!((old.photo, old.templates, old.template_count), (None, None, 1), "the past booking is purged");
+    let c1 = h.db.store.candidate("C1").await.unwrap().unwrap();
+    assert!(c1.photo.is_some() && c1.templates.is_some() && c1.purged_at.is_none(), "today's booking is kept");
     let (ok, out) = run(&h.db, &["roster", "purge"]);
     assert!(ok && out.contains("purged the photos and templates of 0 candidates"), "{out}");
     let (ok, out) = run(&h.db, &["roster", "import", dir.path().join("roster.txt").to_str().unwrap()]);

@@ -115,7 +115,10 @@ impl Harness {
             let user = NewUser { username: name.into(), role, password_hash: passwords::hash(password, Cost::Cheap) };
             db.store.create_user(user, "test", examgate_server::now_ms()).await.unwrap();
         }
-        let state = db.state();
+        let mut state = db.state();
+        // The exam centre's day stays the one the test started on: a test that runs
+        // across midnight does not find its bookings become yesterday's.
+        state.clock = examgate_server::roster::Clock::Fixed(examgate_server::now_ms());
         Harness { db, state }
     }
 

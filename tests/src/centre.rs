@@ -76,7 +76,7 @@ pub fn add_users_at(data: &Path, database: Option<&str>) {
 /// certificate pin it printed.
 pub async fn start_server(data: &Path, database: Option<&str>, port: u16) -> (Child, String) {
     let mut server = Command::new(artifact("examgate-server"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--today", &today()])
         .args(place(data, database))
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
@@ -224,10 +224,18 @@ impl LinkRun {
     }
 }
 
-/// Today's date on this machine, as the server dates its roster (`YYYY-MM-DD`).
+/// The exam day of this test process (`YYYY-MM-DD`): this machine's date when first
+/// asked, then the same for the whole run. [`start_server`] gives it to the server
+/// (`serve --today`), so a run that crosses midnight keeps its day: its roster does
+/// not become yesterday's halfway through a login.
 pub fn today() -> String {
-    let out = std::process::Command::new("date").arg("+%F").output().expect("run date");
-    String::from_utf8(out.stdout).expect("date prints ASCII").trim().to_owned()
+    static TODAY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TODAY
+        .get_or_init(|| {
+            let out = std::process::Command::new("date").arg("+%F").output().expect("run date");
+            String::from_utf8(out.stdout).expect("date prints ASCII").trim().to_owned()
+        })
+        .clone()
 }
 
 /// One candidate of a simulated roster, as `examgate-sim roster` lists them.

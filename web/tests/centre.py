@@ -6,6 +6,7 @@ with vsmartcard's vpcd readers, and the ID card simulator on it.
 Every process is started here and stopped here, by its own id."""
 
 import csv
+import datetime
 import fcntl
 import json
 import os
@@ -23,6 +24,10 @@ SERVER = Path(os.environ.get("EXAMGATE_SERVER", TARGET / "debug" / "examgate-ser
 AGENT = Path(os.environ.get("EXAMGATE_AGENT", TARGET / "debug" / "examgate-agent"))
 SIM = Path(os.environ.get("EXAMGATE_SIM", TARGET / "debug" / "examgate-sim"))
 USERS = {"examiner1": ("examiner", "examiner-pass"), "invigilator1": ("invigilator", "invigilator-pass")}
+# The exam day of this test run: this machine's date when the tests started. The server is
+# given it (`serve --today`, a hidden option for tests), so a run that crosses midnight keeps
+# its day instead of finding its roster become yesterday's halfway through a login.
+TODAY = datetime.date.today().isoformat()
 STARTUP_S = 30  # a guard against a process that never comes up, generous for a loaded machine
 
 # The tests' pcscd, as tests/src/pcscd.rs runs it: vpcd slot 0 on TCP 15963 (below the
@@ -148,7 +153,9 @@ class Centre:
         for name, (role, password) in USERS.items():
             subprocess.run([SERVER, "user", "add", name, "--role", role, "--data-dir", self.data],
                            input=password + "\n", text=True, check=True, capture_output=True)
-        server = subprocess.Popen([SERVER, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data],
+        self.today = TODAY
+        server = subprocess.Popen([SERVER, "serve", "--listen", "127.0.0.1:0", "--today", TODAY,
+                                   "--data-dir", self.data],
                                   stdout=subprocess.PIPE, stderr=(root / "server.log").open("w"), text=True)
         self.processes.append(server)
         self.base = self.pin = None

@@ -8,7 +8,6 @@ The centre: examgate-server, two seat PCs with their agents and links, one of th
 handed to a spare PC so that an alert is open, the day's roster imported through
 the page, and a card read at the console drawn from a card_read event."""
 
-import datetime
 import json
 import re
 import subprocess
@@ -158,7 +157,7 @@ def test_a_chinese_browser_gets_the_console_in_chinese_with_no_english_outside_d
 
     open_console(page)
     # The day's roster, imported through the page.
-    roster = centre.roster(datetime.date.today().isoformat())
+    roster = centre.roster(centre.today)
     page.set_input_files("#roster-files", sorted(str(p) for p in roster.rglob("*") if p.is_file()))
     page.click("#roster-form button[type=submit]")
     expect(page.locator("#roster-result.ok")).to_be_visible(timeout=WAIT_MS)

@@ -13,7 +13,6 @@ processes driven through the console and seat pages in chromium:
 
 The tests run in file order on one centre: each goes on from where the last stopped."""
 
-import datetime
 import shutil
 import tempfile
 from pathlib import Path
@@ -89,7 +88,7 @@ def seat_pages(browser, centre):
 
 @pytest.fixture(scope="module")
 def roster(centre):
-    return centre.roster(datetime.date.today().isoformat())
+    return centre.roster(centre.today)
 
 
 def log_in(page, name):

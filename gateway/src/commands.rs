@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use examgate_device_sdk::{Device, DeviceClass, DeviceError, DriverFactory, Score, Template, TemplateFormat};
-use examgate_protocol::DeviceList;
 
 use crate::api::{self, AppState, Settings};
 use crate::cli::{DevicesArgs, GetTemplateArgs, MatchArgs, RunArgs};
@@ -177,7 +176,7 @@ pub fn devices(args: DevicesArgs) -> anyhow::Result<()> {
         bail!("no devices to list: pass --device SELECTOR (for example --device sim:fingerprint) or --config FILE");
     }
     let manager = DeviceManager::start(open_drivers(&config)?, manager_options(&config));
-    let list = DeviceList { devices: manager.list() };
+    let list = manager.device_list();
     manager.shutdown(SHUTDOWN_GRACE);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&list).context("cannot write JSON")?);

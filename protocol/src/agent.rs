@@ -18,6 +18,24 @@ pub struct Health {
     pub devices: u32,
     /// Of those, the ones attached and usable now (ready or busy).
     pub devices_ready: u32,
+    /// What keeps the status from `ok`: each configured selector that serves
+    /// no device now (a plugin that failed to load, a reader not found yet)
+    /// and each device that is not attached. Empty when the status is `ok`.
+    #[serde(default)]
+    pub missing: Vec<Missing>,
+}
+
+/// One thing `GET /v1/health` finds missing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Missing {
+    /// The configured selector (`plugin:/opt/acme/libfp.so`).
+    pub selector: String,
+    /// The device, when the selector serves others but this one is not attached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    pub state: SelectorState,
+    /// Why, for a person.
+    pub reason: String,
 }
 
 /// Whether every configured device is attached.
@@ -68,10 +86,52 @@ pub struct DeviceEntry {
     pub state: DeviceState,
 }
 
+/// What a configured selector is doing now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SelectorState {
+    /// One of its devices is attached and idle.
+    Ready,
+    /// Its devices are attached, all serving requests.
+    Busy,
+    /// Its driver is loaded but serves no usable device now (none found
+    /// yet, unplugged, disabled, pcscd away); `reason` says which. The agent
+    /// keeps looking.
+    Waiting,
+    /// Its plugin cannot be loaded (missing file, wrong ABI, crashed or hung
+    /// while loading, bad descriptor); `reason` says why and `next_retry`
+    /// when the agent tries again (at once when the file changes).
+    Failed,
+}
+
+/// One configured selector of `GET /v1/devices`, attached or not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SelectorEntry {
+    /// The selector as configured (`plugin:/opt/acme/libfp.so`).
+    pub selector: String,
+    pub state: SelectorState,
+    /// Why it is `waiting` or `failed`, for a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When a `failed` plugin is tried again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_retry: Option<crate::Timestamp>,
+    /// Failed load attempts in a row (0 once it loads).
+    #[serde(default)]
+    pub failures: u32,
+    /// The ids of its devices in `devices`.
+    #[serde(default)]
+    pub devices: Vec<String>,
+}
+
 /// `GET /v1/devices`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceList {
     pub devices: Vec<DeviceEntry>,
+    /// Every configured selector with its state, including those that
+    /// serve no device (absent from an older agent's answer).
+    #[serde(default)]
+    pub selectors: Vec<SelectorEntry>,
 }
 
 /// `POST /v1/fingerprint/template`; an empty body means all defaults.
@@ -244,7 +304,7 @@ mod tests {
             classes: vec![DeviceClassName::Fingerprint, DeviceClassName::Idcard],
             state: DeviceState::Disconnected,
         };
-        let v = to_json(&DeviceList { devices: vec![e] });
+        let v = to_json(&DeviceList { devices: vec![e], selectors: Vec::new() });
         assert_eq!(v["devices"][0]["classes"], json!(["fingerprint", "idcard"]));
         assert_eq!(v["devices"][0]["state"], json!("disconnected"));
         assert_eq!(v["devices"][0]["selector"], json!("sim:fingerprint"));
@@ -258,11 +318,45 @@ mod tests {
             agent_version: "0.1.0".into(),
             devices: 1,
             devices_ready: 1,
+            missing: Vec::new(),
         };
         assert_eq!(
             to_json(&h),
-            json!({"status": "ok", "api_version": 1, "agent_version": "0.1.0", "devices": 1, "devices_ready": 1})
+            json!({"status": "ok", "api_version": 1, "agent_version": "0.1.0", "devices": 1, "devices_ready": 1,
+                   "missing": []})
         );
+    }
+
+    #[test]
+    fn a_failed_selector_says_why_and_when_it_is_tried_again() {
+        let failed = SelectorEntry {
+            selector: "plugin:/opt/acme/libfp.so".into(),
+            state: SelectorState::Failed,
+            reason: Some("plugin libfp.so: ABI version 999, this agent speaks 1".into()),
+            next_retry: Some(crate::Timestamp::from_unix_millis(1_700_000_000_123)),
+            failures: 2,
+            devices: Vec::new(),
+        };
+        assert_eq!(
+            to_json(&failed),
+            json!({"selector": "plugin:/opt/acme/libfp.so", "state": "failed",
+                   "reason": "plugin libfp.so: ABI version 999, this agent speaks 1",
+                   "next_retry": "2023-11-14T22:13:20.123Z", "failures": 2, "devices": []})
+        );
+        let ready = json!({"selector": "sim:fingerprint", "state": "ready", "devices": ["sim-fp-0"]});
+        let parsed: SelectorEntry = serde_json::from_value(ready).unwrap();
+        assert_eq!((parsed.state, parsed.reason, parsed.failures), (SelectorState::Ready, None, 0));
+    }
+
+    #[test]
+    fn lists_and_health_of_an_older_agent_still_parse() {
+        let list: DeviceList = serde_json::from_value(json!({"devices": []})).unwrap();
+        assert!(list.selectors.is_empty());
+        let h: Health = serde_json::from_value(
+            json!({"status": "degraded", "api_version": 1, "agent_version": "0.1.0", "devices": 1, "devices_ready": 0}),
+        )
+        .unwrap();
+        assert!(h.missing.is_empty());
     }
 
     #[test]

@@ -37,6 +37,18 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         snapshot: Option<i64>,
     },
+    /// A configured device source cannot serve: its plugin could not be loaded
+    /// (missing file, wrong ABI, crashed or hung while loading). `device` is
+    /// the selector, the only name such a source has; the agent tries again at
+    /// `next_retry`, and at once when the file changes. Sent when it first
+    /// fails and when the reason changes; `device_attached` follows once it loads.
+    DeviceFailed {
+        device: String,
+        timestamp: Timestamp,
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_retry: Option<Timestamp>,
+    },
     /// Login mode (a): the server assigned this candidate to the seat (the
     /// examiner read their card at the console).
     CandidateAssigned { timestamp: Timestamp, booking_number: String, name: String, language: String },
@@ -46,6 +58,15 @@ pub enum Event {
     CandidateReleased { timestamp: Timestamp, booking_number: String },
     /// The server pushed a warning for the candidate.
     Warning { timestamp: Timestamp, text: String },
+    /// The candidate's exam paper is at the seat, checked and unpacked: `GET /v1/exam` and
+    /// `GET /v1/exam/paper` serve it.
+    ExamReady { timestamp: Timestamp, paper_id: String },
+    /// The paper is submitted at the seat (by the candidate, at the deadline, or by the examiner);
+    /// `submitted_at` is milliseconds since the epoch on the server's clock.
+    ExamSubmitted { timestamp: Timestamp, paper_id: String, submitted_at: i64, reason: crate::exam::SubmitReason },
+    /// The server scored the paper: `GET /v1/exam` has the `result`. `passed` is `None`
+    /// where the exam sets no pass score.
+    ExamResult { timestamp: Timestamp, paper_id: String, passed: Option<bool> },
 }
 
 impl Event {
@@ -59,11 +80,15 @@ impl Event {
             | Event::CardInserted { device, .. }
             | Event::CardRemoved { device, .. }
             | Event::SnapshotTaken { device, .. }
-            | Event::CameraFault { device, .. } => device,
+            | Event::CameraFault { device, .. }
+            | Event::DeviceFailed { device, .. } => device,
             Event::CandidateAssigned { .. }
             | Event::LoginDecision { .. }
             | Event::CandidateReleased { .. }
-            | Event::Warning { .. } => "",
+            | Event::Warning { .. }
+            | Event::ExamReady { .. }
+            | Event::ExamSubmitted { .. }
+            | Event::ExamResult { .. } => "",
         }
     }
 }
@@ -126,6 +151,46 @@ mod tests {
         assert_eq!(v["type"], "camera_fault");
         assert!(v.get("snapshot").is_none());
         assert_eq!(fault.device(), "sim-cam-0");
+    }
+
+    #[test]
+    fn a_failed_device_source_names_its_selector_and_why() {
+        let t = Timestamp::from_unix_millis(1_700_000_000_123);
+        let failed = Event::DeviceFailed {
+            device: "plugin:/opt/acme/libfp.so".into(),
+            timestamp: t,
+            reason: "plugin libfp.so: the driver host died while loading it (killed by signal 11 (SIGSEGV))".into(),
+            next_retry: Some(Timestamp::from_unix_millis(1_700_000_002_123)),
+        };
+        let v = serde_json::to_value(&failed).unwrap();
+        assert_eq!(v["type"], "device_failed");
+        assert_eq!(v["device"], "plugin:/opt/acme/libfp.so");
+        assert_eq!(v["next_retry"], "2023-11-14T22:13:22.123Z");
+        assert_eq!(serde_json::from_value::<Event>(v).unwrap(), failed);
+        assert_eq!(failed.device(), "plugin:/opt/acme/libfp.so");
+    }
+
+    #[test]
+    fn exam_events_are_about_the_seat_not_a_device() {
+        let t = Timestamp::from_unix_millis(1_700_000_000_123);
+        let submitted = Event::ExamSubmitted {
+            timestamp: t,
+            paper_id: "p1".into(),
+            submitted_at: 1_700_000_000_000,
+            reason: crate::exam::SubmitReason::Timeout,
+        };
+        let v = serde_json::to_value(&submitted).unwrap();
+        assert_eq!(
+            v,
+            json!({"type": "exam_submitted", "timestamp": "2023-11-14T22:13:20.123Z", "paper_id": "p1",
+                   "submitted_at": 1_700_000_000_000_i64, "reason": "timeout"})
+        );
+        assert_eq!(serde_json::from_value::<Event>(v).unwrap(), submitted);
+        let result = Event::ExamResult { timestamp: t, paper_id: "p1".into(), passed: Some(true) };
+        assert_eq!(serde_json::to_value(&result).unwrap()["type"], "exam_result");
+        let ready = Event::ExamReady { timestamp: t, paper_id: "p1".into() };
+        assert_eq!(serde_json::to_value(&ready).unwrap()["type"], "exam_ready");
+        assert_eq!((ready.device(), result.device(), submitted.device()), ("", "", ""));
     }
 
     #[test]

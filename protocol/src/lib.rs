@@ -26,6 +26,7 @@ pub use agent::{
     ErrorBody, Health, HealthStatus, LegacyMatchRequest, MatchRequest, MatchResponse, SimCommandRequest,
     TemplateRequest, TemplateResponse,
 };
+pub use agent::{Missing, SelectorEntry, SelectorState};
 pub use events::Event;
 pub use time::{Timestamp, TimestampError};
 pub mod exam;

@@ -190,20 +190,24 @@ async fn not_found() -> AppError {
     AppError::UnknownRoute
 }
 
+/// Always 200 while the agent serves: a seat missing a device is
+/// `degraded` (and says what is missing), not down, so a load balancer keeps it.
 async fn health(State(state): State<AppState>) -> Json<Health> {
     let devices = state.devices().list();
     let ready = devices.iter().filter(|d| matches!(d.state, DeviceState::Ready | DeviceState::Busy)).count();
+    let missing = state.devices().missing();
     Json(Health {
-        status: if ready == devices.len() { HealthStatus::Ok } else { HealthStatus::Degraded },
+        status: if ready == devices.len() && missing.is_empty() { HealthStatus::Ok } else { HealthStatus::Degraded },
         api_version: API_VERSION,
         agent_version: env!("CARGO_PKG_VERSION").to_owned(),
         devices: devices.len() as u32,
         devices_ready: ready as u32,
+        missing,
     })
 }
 
 async fn devices(State(state): State<AppState>) -> Json<DeviceList> {
-    Json(DeviceList { devices: state.devices().list() })
+    Json(state.devices().device_list())
 }
 
 /// A JSON request body, with errors in the API's error format.

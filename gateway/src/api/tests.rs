@@ -97,8 +97,48 @@ async fn lists_devices_with_selector_driver_and_state() {
             "driver": "sim-fingerprint",
             "classes": ["fingerprint"],
             "state": "ready",
+        }], "selectors": [{
+            "selector": "sim:fingerprint",
+            "state": "ready",
+            "failures": 0,
+            "devices": ["sim-fp-0"],
         }]})
     );
+}
+
+#[tokio::test]
+async fn a_plugin_that_cannot_be_loaded_is_listed_failed_and_the_seat_serves_degraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = format!("plugin:{}?isolation=in-process", dir.path().join("libvendor.so").display());
+    let plugin = crate::drivers::open(&missing.parse().unwrap(), &Default::default()).unwrap();
+    let reader = crate::drivers::open(&"sim:fingerprint".parse().unwrap(), &Default::default()).unwrap();
+    let state =
+        AppState::new(DeviceManager::start(vec![plugin, reader], ManagerOptions::default()), Settings::default());
+    let app = app(state);
+
+    let health = send(&app, get("/v1/health")).await;
+    assert_eq!(health.status, StatusCode::OK);
+    let health = health.json();
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!((health["devices"].as_u64(), health["devices_ready"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(health["missing"].as_array().unwrap().len(), 1, "{health}");
+    assert_eq!(health["missing"][0]["selector"], missing.as_str());
+    assert_eq!(health["missing"][0]["state"], "failed");
+    assert!(health["missing"][0]["reason"].as_str().unwrap().starts_with("plugin libvendor.so: cannot load: "));
+
+    let list = send(&app, get("/v1/devices")).await.json();
+    assert_eq!(list["devices"].as_array().unwrap().len(), 1, "{list}");
+    let failed = &list["selectors"][0];
+    assert_eq!((failed["selector"].as_str(), failed["state"].as_str()), (Some(missing.as_str()), Some("failed")));
+    assert!(failed["reason"].as_str().unwrap().contains("No such file"), "{failed}");
+    assert_eq!((failed["failures"].as_u64(), failed["devices"].clone()), (Some(1), json!([])));
+    let next: examgate_protocol::Timestamp = serde_json::from_value(failed["next_retry"].clone()).unwrap();
+    assert!(next > examgate_protocol::Timestamp::from_unix_millis(0));
+    assert_eq!(list["selectors"][1]["state"], "ready");
+
+    // The simulated reader beside it works.
+    let r = send(&app, post_json("/v1/fingerprint/template", json!({"timeout_ms": 1000}))).await;
+    assert_eq!((r.status, r.json()["device"].as_str()), (StatusCode::OK, Some("sim-fp-0")));
 }
 
 #[tokio::test]

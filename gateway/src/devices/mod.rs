@@ -19,6 +19,8 @@
 //! - **Injectable.** The manager is built from a list of [`Driver`]s, so
 //!   tests hand in simulators; there is no global registry.
 
+mod plugin;
+mod retry;
 mod sim;
 mod worker;
 
@@ -31,11 +33,15 @@ use examgate_device_sdk::{
     CardRead, Device, DeviceClass, DeviceError, DeviceId, DeviceInfo, DriverFactory, ErrorKind, Score, SimCommand,
     Template,
 };
-use examgate_protocol::{DeviceClassName, DeviceEntry, DeviceState, Event};
+use examgate_protocol::{
+    DeviceClassName, DeviceEntry, DeviceList, DeviceState, Event, Missing, SelectorEntry, SelectorState, Timestamp,
+};
 use tokio::sync::{broadcast, oneshot};
 
 use crate::error::AppError;
 use crate::selector::DeviceSelector;
+pub use plugin::{LoadPlugin, LoadState, PluginSource};
+pub use retry::Backoff;
 pub use sim::SimBackdoor;
 use worker::{Command, Lease, Status, Worker};
 
@@ -51,17 +57,33 @@ pub struct Driver {
     pub factory: Arc<dyn DriverFactory>,
     /// Out-of-band scripting for simulated devices.
     pub sim: Option<Arc<dyn SimBackdoor>>,
+    /// A plugin that may not be loaded yet: whether it failed, and why.
+    pub plugin: Option<Arc<PluginSource>>,
 }
 
 impl Driver {
     pub fn new(selector: DeviceSelector, factory: Arc<dyn DriverFactory>) -> Driver {
-        Driver { selector, factory, sim: None }
+        Driver { selector, factory, sim: None, plugin: None }
     }
 
     /// A built-in simulator, scriptable while its device thread is busy.
     pub fn simulated<F: DriverFactory + SimBackdoor + 'static>(selector: DeviceSelector, factory: Arc<F>) -> Driver {
-        Driver { selector, factory: factory.clone(), sim: Some(factory) }
+        Driver { selector, factory: factory.clone(), sim: Some(factory), plugin: None }
     }
+
+    /// A plugin, loaded by discovery and retried until it loads.
+    pub fn plugin(selector: DeviceSelector, plugin: Arc<PluginSource>) -> Driver {
+        Driver { selector, factory: plugin.clone(), sim: None, plugin: Some(plugin) }
+    }
+}
+
+/// What discovery last found of one driver.
+#[derive(Debug, Default)]
+struct Seen {
+    /// The last discovery error (pcscd away, a plugin not loaded).
+    error: Option<String>,
+    /// The plugin failure last announced as `device_failed`.
+    announced: Option<String>,
 }
 
 /// Timing of the manager's threads.
@@ -168,6 +190,8 @@ impl Slot {
 
 struct Inner {
     drivers: Vec<Driver>,
+    /// One per driver.
+    seen: Vec<Mutex<Seen>>,
     slots: RwLock<Vec<Arc<Slot>>>,
     events: broadcast::Sender<Event>,
     options: ManagerOptions,
@@ -257,7 +281,9 @@ fn rediscover(inner: Weak<Inner>, driver_index: usize, wake: mpsc::Receiver<()>,
             return;
         }
         let driver = &inner.drivers[driver_index];
-        match driver.factory.discover() {
+        let found = driver.factory.discover();
+        inner.discovered(driver_index, &found);
+        match found {
             Ok(found) => {
                 for info in found.into_iter().filter(|i| !inner.knows(driver_index, &i.id)) {
                     inner.add(driver_index, info, None);
@@ -265,6 +291,89 @@ fn rediscover(inner: Weak<Inner>, driver_index: usize, wake: mpsc::Receiver<()>,
             }
             Err(e) => tracing::debug!(selector = %driver.selector, "discovery failed: {e}"),
         }
+    }
+}
+
+/// A wall-clock time for an `Instant` of this process.
+fn wall_time(at: Instant) -> Timestamp {
+    let now = Instant::now();
+    let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let base = Timestamp::now().unix_millis();
+    Timestamp::from_unix_millis(if at >= now {
+        base.saturating_add(millis(at - now))
+    } else {
+        base.saturating_sub(millis(now - at))
+    })
+}
+
+impl Inner {
+    fn seen(&self, index: usize) -> std::sync::MutexGuard<'_, Seen> {
+        self.seen[index].lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Record what a discovery found; announce a plugin that failed to load
+    /// (first, or for a new reason) as `device_failed`.
+    fn discovered(&self, index: usize, result: &Result<Vec<DeviceInfo>, DeviceError>) {
+        let driver = &self.drivers[index];
+        let mut seen = self.seen(index);
+        seen.error = result.as_ref().err().map(ToString::to_string);
+        let Some(plugin) = &driver.plugin else { return };
+        match plugin.state() {
+            LoadState::Failed(f) if seen.announced.as_deref() != Some(f.reason.as_str()) => {
+                seen.announced = Some(f.reason.clone());
+                let _ = self.events.send(Event::DeviceFailed {
+                    device: driver.selector.to_string(),
+                    timestamp: Timestamp::now(),
+                    reason: f.reason,
+                    next_retry: Some(wall_time(f.next_at)),
+                });
+            }
+            LoadState::Failed(_) => {}
+            LoadState::Loaded | LoadState::Pending => seen.announced = None,
+        }
+    }
+
+    /// One configured selector and its state.
+    fn selector(&self, index: usize, slots: &[Arc<Slot>]) -> SelectorEntry {
+        let driver = &self.drivers[index];
+        let mine: Vec<&Arc<Slot>> = slots.iter().filter(|s| s.driver_index == index).collect();
+        let states: Vec<DeviceState> = mine.iter().map(|s| s.state()).collect();
+        let mut entry = SelectorEntry {
+            selector: driver.selector.to_string(),
+            state: SelectorState::Waiting,
+            reason: None,
+            next_retry: None,
+            failures: 0,
+            devices: mine.iter().map(|s| s.key.clone()).collect(),
+        };
+        if let Some(LoadState::Failed(f)) = driver.plugin.as_ref().map(|p| p.state()) {
+            entry.state = SelectorState::Failed;
+            entry.reason = Some(f.reason);
+            entry.next_retry = Some(wall_time(f.next_at));
+            entry.failures = f.failures;
+        } else if states.contains(&DeviceState::Ready) {
+            entry.state = SelectorState::Ready;
+        } else if states.contains(&DeviceState::Busy) {
+            entry.state = SelectorState::Busy;
+        } else if mine.is_empty() {
+            entry.reason = Some(match &self.seen(index).error {
+                Some(e) => format!("no device yet: {e}"),
+                None => "no device found yet".to_owned(),
+            });
+        } else {
+            let down: Vec<String> = mine.iter().map(|s| format!("{} is {}", s.key, state_word(s.state()))).collect();
+            entry.reason = Some(down.join("; "));
+        }
+        entry
+    }
+}
+
+fn state_word(state: DeviceState) -> &'static str {
+    match state {
+        DeviceState::Ready => "ready",
+        DeviceState::Busy => "busy",
+        DeviceState::Disabled => "disabled",
+        DeviceState::Disconnected => "disconnected",
     }
 }
 
@@ -281,8 +390,10 @@ impl DeviceManager {
     pub fn start(drivers: Vec<Driver>, options: ManagerOptions) -> DeviceManager {
         let (done, done_rx) = mpsc::channel();
         let (events, _) = broadcast::channel(256);
+        let seen = drivers.iter().map(|_| Mutex::new(Seen::default())).collect();
         let inner = Arc::new(Inner {
             drivers,
+            seen,
             slots: RwLock::new(Vec::new()),
             events,
             options: options.clone(),
@@ -294,7 +405,9 @@ impl DeviceManager {
         let (settled_tx, settled_rx) = mpsc::channel();
         let mut expected = 0;
         for (index, driver) in inner.drivers.iter().enumerate() {
-            match driver.factory.discover() {
+            let found = driver.factory.discover();
+            inner.discovered(index, &found);
+            match found {
                 Ok(found) => {
                     if found.is_empty() {
                         tracing::warn!(selector = %driver.selector, "the driver found no device; looking again every {:?}", options.rediscover_interval);
@@ -304,6 +417,8 @@ impl DeviceManager {
                         expected += 1;
                     }
                 }
+                // A plugin that did not load has said so, and when it tries again.
+                Err(_) if driver.plugin.is_some() => {}
                 Err(e) => {
                     tracing::warn!(selector = %driver.selector, "discovery failed: {e}; trying again every {:?}", options.rediscover_interval)
                 }
@@ -361,6 +476,47 @@ impl DeviceManager {
     /// Every managed device and its state.
     pub fn list(&self) -> Vec<DeviceEntry> {
         self.inner.slots().iter().map(|s| s.entry()).collect()
+    }
+
+    /// Every configured selector and its state, attached or not.
+    pub fn selectors(&self) -> Vec<SelectorEntry> {
+        let slots: Vec<Arc<Slot>> = self.inner.slots().clone();
+        (0..self.inner.drivers.len()).map(|i| self.inner.selector(i, &slots)).collect()
+    }
+
+    /// `GET /v1/devices`: the devices and every configured selector.
+    pub fn device_list(&self) -> DeviceList {
+        DeviceList { devices: self.list(), selectors: self.selectors() }
+    }
+
+    /// What keeps the seat from `ok` in `GET /v1/health`: selectors that
+    /// serve no device, and devices that are not attached.
+    pub fn missing(&self) -> Vec<Missing> {
+        let list = self.device_list();
+        let mut missing = Vec::new();
+        for selector in &list.selectors {
+            if matches!(selector.state, SelectorState::Failed | SelectorState::Waiting) {
+                missing.push(Missing {
+                    selector: selector.selector.clone(),
+                    device: None,
+                    state: selector.state,
+                    reason: selector.reason.clone().unwrap_or_default(),
+                });
+                continue;
+            }
+            let down = list.devices.iter().filter(|d| {
+                selector.devices.contains(&d.id) && !matches!(d.state, DeviceState::Ready | DeviceState::Busy)
+            });
+            for d in down {
+                missing.push(Missing {
+                    selector: selector.selector.clone(),
+                    device: Some(d.id.clone()),
+                    state: SelectorState::Waiting,
+                    reason: format!("{} is {}", d.id, state_word(d.state)),
+                });
+            }
+        }
+        missing
     }
 
     fn pick(&self, key: Option<&str>, class: DeviceClass, class_name: &'static str) -> Result<Arc<Slot>, AppError> {

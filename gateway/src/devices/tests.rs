@@ -280,3 +280,70 @@ async fn a_camera_unplugged_is_detached_and_a_camera_fault() {
         ApiErrorKind::NotFound
     );
 }
+
+/// A plugin selector whose file is `path`, loaded in-process (no driver host in unit tests).
+fn plugin_at(path: &std::path::Path) -> Driver {
+    let selector: DeviceSelector = format!("plugin:{}?isolation=in-process", path.display()).parse().unwrap();
+    crate::drivers::open(&selector, &crate::host::HostOptions::default()).unwrap()
+}
+
+#[tokio::test]
+async fn a_plugin_that_cannot_be_loaded_leaves_the_other_devices_serving_and_is_announced_again_for_a_new_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("libvendor.so");
+    let m = DeviceManager::start(vec![plugin_at(&path), sim("")], fast());
+    let selectors = m.selectors();
+    assert_eq!(selectors[0].state, SelectorState::Failed);
+    assert!(selectors[0].reason.as_deref().unwrap().contains("No such file"), "{selectors:?}");
+    assert_eq!(selectors[1].state, SelectorState::Ready);
+    let (device, _) = m.capture(None, Duration::from_secs(2)).await.unwrap();
+    assert_eq!(device, "sim-fp-0");
+    let missing = m.missing();
+    assert_eq!((missing.len(), missing[0].state), (1, SelectorState::Failed));
+
+    // The vendor's file appears but is no library: tried at once (not after
+    // its backoff), failed again, announced for the new reason.
+    let mut events = m.subscribe();
+    std::fs::write(&path, b"not an ELF file").unwrap();
+    let Event::DeviceFailed { device, reason, next_retry, .. } =
+        next_event(&mut events, |e| matches!(e, Event::DeviceFailed { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(device, format!("plugin:{}?isolation=in-process", path.display()));
+    assert!(reason.starts_with("plugin libvendor.so: cannot load: "), "{reason}");
+    assert!(!reason.contains("No such file"), "{reason}");
+    assert!(next_retry.is_some());
+    let failed = &m.selectors()[0];
+    assert_eq!((failed.state, failed.failures), (SelectorState::Failed, 2));
+    m.shutdown(DEADLINE);
+}
+
+/// A driver whose service is away, as pcsc-idcard is while pcscd is stopped.
+struct ServiceAway;
+
+impl DriverFactory for ServiceAway {
+    fn name(&self) -> &str {
+        "away"
+    }
+    fn classes(&self) -> DeviceClasses {
+        DeviceClass::IdCard.into()
+    }
+    fn discover(&self) -> Result<Vec<DeviceInfo>, DeviceError> {
+        Err(DeviceError::NotConnected("pcscd is not running".into()))
+    }
+    fn open(&self, id: &DeviceId) -> Result<Box<dyn Device>, DeviceError> {
+        Err(DeviceError::NotConnected(format!("no {id}")))
+    }
+}
+
+#[test]
+fn a_driver_without_devices_is_waiting_and_says_why() {
+    let m = DeviceManager::start(vec![Driver::new("pcsc-idcard".parse().unwrap(), Arc::new(ServiceAway))], fast());
+    let entry = &m.selectors()[0];
+    assert_eq!(entry.state, SelectorState::Waiting, "{entry:?}");
+    assert!(entry.reason.as_deref().is_some_and(|r| r.contains("pcscd is not running")), "{entry:?}");
+    assert_eq!((entry.next_retry, entry.failures), (None, 0));
+    assert_eq!(m.missing()[0].state, SelectorState::Waiting);
+    m.shutdown(DEADLINE);
+}

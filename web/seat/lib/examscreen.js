@@ -169,6 +169,9 @@ function setPhase(phase) {
   for (const panel of document.querySelectorAll("[data-exam-panel]")) panel.hidden = panel.dataset.examPanel !== phase;
   $("exam-nav").hidden = phase !== "question";
   $("exam-progress").hidden = phase !== "question";
+  $("exam-save").hidden = phase !== "question";
+  // After submission the time no longer counts for anything.
+  $("exam-clock").hidden = phase === "done" || view.state?.deadline == null;
   render();
   if (phase === "preparing") $("preparing-title").focus();
   if (phase === "instructions") $("exam-start").focus({ focusVisible: true });
@@ -239,9 +242,9 @@ function buildKeyList() {
     const li = document.createElement("li");
     const keys = document.createElement("span");
     keys.className = "caps";
-    keys.dir = "ltr";
     for (const cap of caps) {
       const kbd = document.createElement("kbd");
+      kbd.dir = "ltr"; // 1–4 reads 1–4 in a right-to-left line too
       kbd.textContent = cap;
       keys.append(kbd);
     }
@@ -522,7 +525,7 @@ function renderDone() {
 
 function startClock() {
   if (view.clockTimer || view.state?.deadline == null) return;
-  $("exam-clock").hidden = false;
+  $("exam-clock").hidden = view.phase === "done";
   tick();
   view.clockTimer = setInterval(tick, 250);
 }

@@ -106,6 +106,9 @@ export function choiceForKey(item, code) {
   return index !== null && index < item.choices.length ? item.choices[index].id : null;
 }
 
+/** A score as shown: whole numbers as they are, others to two decimals at most (92.5, not 92.50000001). */
+export const scoreText = (x) => String(Math.round(Number(x) * 100) / 100);
+
 /** The letter shown on the `index`th choice (A, B, C…), the key that picks it. */
 export const choiceLetter = (index) => String.fromCharCode(65 + index);
 
@@ -145,8 +148,9 @@ const RETRY_MS = [500, 1000, 2000, 4000];
  * Every change, sent to the agent at once and in order, one at a time. A
  * change not yet acknowledged is kept (in memory and in localStorage, so a
  * reload or a killed browser sends it again) and retried until the agent
- * takes it; for one item only the latest change is kept. A 409 or 410 (the
- * paper is submitted, the time is up) stops the queue: `onClosed(kind)`.
+ * takes it; for one item only the latest change is kept. The paper submitted
+ * (409 `submitted`) or the time up (410) stops the queue: `onClosed(why)`; a
+ * change the agent cannot take now (the agent away, 409 `not_ready`, 503) is retried.
  * `onChange({pending, failing})` after each step, for the page to show.
  */
 export class Saver {
@@ -227,12 +231,12 @@ export class Saver {
         try {
           await send("PUT", change.path, change.body);
         } catch (e) {
-          if (e instanceof AgentError && (e.status === 409 || e.status === 410)) {
+          if (e instanceof AgentError && (e.kind === "submitted" || e.status === 410)) {
             this.close();
             this.onClosed?.(e.status === 410 ? "deadline" : "submitted");
             return;
           }
-          if (e instanceof AgentError && e.status >= 400 && e.status < 500 && e.status !== 408 && e.status !== 429) {
+          if (e instanceof AgentError && (e.status === 400 || e.status === 404)) {
             // Refused as malformed (an item not in the paper): sending it again cannot help.
             console.error(`seat page: the agent refused ${change.path}`, e);
             if (this.pending.get(key) === change) this.pending.delete(key);

@@ -201,7 +201,10 @@ function render() {
   $("fact-questions").textContent = String(total);
   $("fact-minutes").textContent = t("exam.fact.minutes_value", { minutes: info.minutes ?? "" });
   $("fact-pass-row").hidden = info.pass_score == null;
-  $("fact-pass").textContent = t("exam.fact.pass_value", { pass: info.pass_score ?? "", max: info.max_score ?? "" });
+  $("fact-pass").textContent = t("exam.fact.pass_value", {
+    pass: exam.scoreText(info.pass_score ?? 0),
+    max: exam.scoreText(info.max_score ?? 0),
+  });
   buildKeyList();
   if (view.phase === "question") renderQuestion();
   if (view.phase === "done") renderDone();
@@ -509,14 +512,17 @@ function showDone() {
 function renderDone() {
   const state = view.state ?? {};
   const result = state.result;
-  const byTimeout = view.timeUp || result?.reason === "timeout" || state.reason === "timeout";
+  const byTimeout = view.timeUp || result?.reason === "timeout" || state.submit_reason === "timeout";
   $("done-title").textContent = t("exam.submitted.title");
   $("done-body").textContent = t(result ? "exam.submitted.stored" : byTimeout ? "exam.submitted.timeout" : "exam.submitted.body");
   const box = $("exam-result");
   box.hidden = !result;
   $("exam-done").dataset.result = result ? (result.passed === true ? "passed" : result.passed === false ? "failed" : "scored") : "pending";
   if (!result) return;
-  $("result-score").textContent = t("exam.result.score", { score: result.score, max: result.max_score });
+  $("result-score").textContent = t("exam.result.score", {
+    score: exam.scoreText(result.score),
+    max: exam.scoreText(result.max_score),
+  });
   $("result-verdict").hidden = result.passed == null;
   $("result-verdict").textContent = result.passed ? t("exam.result.passed") : t("exam.result.failed");
 }

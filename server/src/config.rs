@@ -118,6 +118,11 @@ impl Config {
         }
     }
 
+    /// The server's Ed25519 key that signs paper manifests (made on first use; not in backups).
+    pub fn server_key_file(&self) -> PathBuf {
+        self.data_dir.join(crate::exam::key::KEY_FILE)
+    }
+
     /// Where snapshots are kept, as files named by their SHA-256.
     pub fn snapshot_dir(&self) -> PathBuf {
         self.data_dir.join("snapshots")

@@ -14,7 +14,11 @@ async fn enrolment_waits_pending_until_approved(db: TestDb) {
     let agent = TestAgent::new("02:00:00:00:00:07", "10.0.0.7");
     let r = h.send(agent.enrol_request()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    assert_eq!(r.json(), json!({"key_id": agent.key_id, "state": "pending", "seat": null}));
+    // The server's signing key comes with it, for the agent to pin beside the certificate.
+    let body = r.json();
+    let server_key = body["server_key"].as_str().expect("the server's signing key").to_owned();
+    assert_eq!(server_key.len(), 44, "32 bytes, standard base64: {server_key}");
+    assert_eq!(body, json!({"key_id": agent.key_id, "state": "pending", "seat": null, "server_key": server_key}));
     // Enrolling again with the same key is not a second PC.
     let r = h.send(agent.enrol_request()).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -33,7 +37,7 @@ async fn enrolment_waits_pending_until_approved(db: TestDb) {
     let r = h.post("/api/v1/seats/7/approve", &console, json!({"key_id": agent.key_id})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let r = h.send(agent.signed("GET", paths::STATUS, vec![])).await;
-    assert_eq!(r.json(), json!({"key_id": agent.key_id, "state": "bound", "seat": "7"}));
+    assert_eq!(r.json(), json!({"key_id": agent.key_id, "state": "bound", "seat": "7", "server_key": server_key}));
     let r = h.send(agent.heartbeat(Some("7"))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.json()["seat"], "7");

@@ -28,13 +28,15 @@ use crate::now_ms;
 use crate::snapshots::is_sha256_hex;
 use crate::store::{DeliveryOutcome, Machine, NewAlert, NewDelivery, NewMachine};
 
-fn enrol_response(m: &Machine) -> EnrolResponse {
-    EnrolResponse {
+/// Where the PC stands, with the server's signing key for the agent to pin.
+fn enrol_response(state: &AppState, m: &Machine) -> Result<EnrolResponse, AppError> {
+    let server_key = state.server_key.public_key_b64().map_err(|e| AppError::internal(e.to_string()))?;
+    Ok(EnrolResponse {
         key_id: m.key_id.clone(),
         state: m.state,
         seat: m.seat.as_ref().map(|b| b.seat.to_string()),
-        server_key: None,
-    }
+        server_key: Some(server_key),
+    })
 }
 
 fn check_id(what: &str, s: &str, max: usize) -> Result<(), AppError> {
@@ -96,12 +98,14 @@ pub async fn enrol(State(state): State<AppState>, request: AgentRequest) -> Resu
         state.hub.notify(ConsoleEvent::SeatsChanged);
     }
     let status = if enrolled.created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(enrol_response(&enrolled.machine))).into_response())
+    Ok((status, Json(enrol_response(&state, &enrolled.machine)?)).into_response())
 }
 
-/// `GET /agent/v1/status`: where this PC stands (pending, bound as seat N, replaced).
-pub async fn status(signed: Signed<Enrolled>) -> Json<EnrolResponse> {
-    Json(enrol_response(&signed.agent.machine))
+/// `GET /agent/v1/status`: where this PC stands (pending, bound as seat N,
+/// replaced), and the server's signing key, which an agent enrolled before
+/// this server signed papers pins from here (over the pinned TLS).
+pub async fn status(State(state): State<AppState>, signed: Signed<Enrolled>) -> Result<Json<EnrolResponse>, AppError> {
+    Ok(Json(enrol_response(&state, &signed.agent.machine)?))
 }
 
 /// `POST /agent/v1/heartbeat`: device health every few seconds.
@@ -122,6 +126,7 @@ pub async fn heartbeat(
     let before = state.hub.heartbeat(&signed.agent.machine.key_id, &devices, outbox_pending, now);
     let seat = signed.seat();
     device_faults(&state, &signed.agent, seat, &beat.devices, before.as_deref(), now).await?;
+    failed_devices(&state, &signed.agent, seat, &beat.devices, before.as_deref(), now).await?;
     Ok(Json(HeartbeatResponse { seat: seat.to_owned(), server_time: Timestamp::from_unix_millis(now) }))
 }
 
@@ -155,6 +160,48 @@ async fn device_faults(
         );
         state.store.raise_alert(alert, entry).await?;
         state.hub.notify(ConsoleEvent::Alert { seat: Some(seat.to_owned()), kind: "device".into(), message });
+    }
+    Ok(())
+}
+
+/// A seat's words for the console: printable, at most `max` characters.
+fn seat_text(text: &str, max: usize) -> String {
+    text.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
+/// Raises a `device_fault` alert for each device the seat reports `failed`
+/// (a vendor plugin its agent cannot load) that was not failed at its
+/// previous heartbeat: one open per seat and device, raised and audited in
+/// one transaction, so a seat repeating it every heartbeat, or reporting it
+/// again after a server restart, raises no second one while it is open.
+async fn failed_devices(
+    state: &AppState,
+    agent: &signed::Agent,
+    seat: &str,
+    now_devices: &[DeviceHealth],
+    before: Option<&str>,
+    now: i64,
+) -> Result<(), AppError> {
+    let before: Vec<DeviceHealth> = before.and_then(|b| serde_json::from_str(b).ok()).unwrap_or_default();
+    let was_failed = |id: &str| before.iter().any(|d| d.id == id && d.state == "failed");
+    for d in now_devices.iter().filter(|d| d.state == "failed" && !was_failed(&d.id)) {
+        let about = format!("seat {seat}: the {} {} failed", seat_text(&d.class, 32), seat_text(&d.id, 200));
+        let why = d.reason.as_deref().map(|r| seat_text(r, 300)).unwrap_or_else(|| "no reason given".into());
+        let message = format!("{about}: {why}");
+        let alert = NewAlert {
+            seat: Some(seat.to_owned()),
+            key_id: Some(agent.machine.key_id.clone()),
+            kind: "device_fault".into(),
+            message: message.clone(),
+            at: now,
+        };
+        let actor = format!("agent:{}", agent.machine.key_id);
+        let entry =
+            Entry::new(actor, Action::DeviceFault, format!("seat:{seat}"), format!("alert device_fault: {message}"));
+        if let Some(a) = state.store.raise_alert_once(alert, &about, entry).await? {
+            tracing::warn!(%seat, "{}", a.message);
+            state.hub.notify(ConsoleEvent::Alert { seat: a.seat, kind: a.kind, message: a.message });
+        }
     }
     Ok(())
 }

@@ -3,8 +3,10 @@
 //! - [`bank`]: the model (items, translations, media, bank versions, exam definitions).
 //! - [`paper`]: `draw(&ExamDef, &BankVersion, seed) -> Paper`, pure and deterministic.
 //! - [`score`]: `score(&ExamDef, &BankVersion, &Paper, &Answers) -> Score`, pure.
+//! - [`key`]: the server's Ed25519 key that signs paper manifests.
 
 pub mod bank;
+pub mod key;
 pub mod paper;
 pub mod score;
 

@@ -11,7 +11,7 @@
 
 import { AgentError, call, listen } from "./lib/agent.js";
 import { startPreview } from "./lib/camera.js";
-import { examShown, initExam, onAgentLink, onExamEvent, refreshExam } from "./lib/examscreen.js";
+import { examOver, examShown, initExam, leaveExam, onAgentLink, onExamEvent, refreshExam } from "./lib/examscreen.js";
 import { applyLayout, loadLanguages, markLanguage, translate } from "./lib/i18n.js";
 import { parseIdentity, sanitize } from "./lib/identity.js";
 import { blockShortcuts, enterFullscreen, isFullscreen, watchFullscreen } from "./lib/keys.js";
@@ -486,7 +486,8 @@ function onDecision(event) {
  * assignment was taken back): the page starts over for the next candidate. */
 function onReleased(event) {
   if (session.booking && event.booking_number !== session.booking) return;
-  if (examShown()) return; // the exam screen stays until the agent's exam is over
+  if (examShown() && !examOver()) return; // a paper under way stays on the screen
+  if (examShown()) leaveExam();
   stopCamera();
   Object.assign(session, freshLogin());
   $("id-number").value = "";

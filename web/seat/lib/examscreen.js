@@ -94,6 +94,36 @@ export async function refreshExam() {
   return true;
 }
 
+/** Whether the paper on screen is submitted (the candidate may be released to go). */
+export const examOver = () => view.phase === "done";
+
+/** Leave the exam screen (the examiner released a candidate whose paper is in): the seat starts over. */
+export function leaveExam() {
+  clearInterval(view.clockTimer);
+  clearTimeout(view.pollTimer);
+  view.saver?.close();
+  Object.assign(view, {
+    state: null,
+    paperId: null,
+    paper: null,
+    index: 0,
+    answers: {},
+    flagged: new Set(),
+    saver: null,
+    phase: null,
+    closed: false,
+    timeUp: false,
+    lastRemaining: null,
+    clockTimer: 0,
+    pollTimer: 0,
+  });
+  $("exam-reminder").textContent = "";
+  delete $("exam-reminder").dataset.shown;
+  $("question-media").replaceChildren();
+  delete $("question-media").dataset.item;
+  $("screen-exam").hidden = true;
+}
+
 /** The agent said something about the exam (exam_ready, exam_submitted, exam_result). */
 export function onExamEvent() {
   refreshExam();

@@ -342,6 +342,7 @@ function renderQuestion() {
       button.className = "choice";
       button.dataset.choice = choice.id;
       button.setAttribute("aria-pressed", String(chosen.has(choice.id)));
+      if (view.closed) button.setAttribute("aria-disabled", "true");
       const cap = document.createElement("span");
       cap.className = "choice-key";
       cap.dir = "ltr";

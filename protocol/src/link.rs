@@ -106,8 +106,13 @@ pub struct DeviceHealth {
     pub id: String,
     /// `fingerprint`, `idcard` or `camera`.
     pub class: String,
-    /// `ready`, `busy`, `disabled` or `disconnected`.
+    /// `ready`, `busy`, `disabled` or `disconnected`; for a configured selector
+    /// that serves no device (then `id` is the selector), `waiting` or `failed`
+    /// (its plugin cannot be loaded).
     pub state: String,
+    /// Why it is `waiting` or `failed`, for the examiner (absent from older agents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// `POST /agent/v1/heartbeat`, every few seconds.

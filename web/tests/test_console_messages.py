@@ -122,8 +122,10 @@ def rust_enum(path, name):
 # test can read it, else as that code writes them.
 ENUMERATIONS = {
     "state.": rust_enum("protocol/src/login.rs", "CandidateState"),
-    "device.": rust_enum("protocol/src/agent.rs", "DeviceClassName"),
-    "device_state.": rust_enum("protocol/src/agent.rs", "DeviceState"),
+    "device.": rust_enum("protocol/src/agent.rs", "DeviceClassName") + ["plugin"],  # link/commands.rs selector_class
+    # a device's state, or (link/commands.rs device_health) a selector's that serves no device
+    "device_state.": rust_enum("protocol/src/agent.rs", "DeviceState")
+    + [s for s in rust_enum("protocol/src/agent.rs", "SelectorState") if s not in ("ready", "busy")],
     "roster_field.": json.loads(re.search(
         r"CSV_COLUMNS: \[&str; \d+\] = (\[.*?\]);", (ROOT / "server/src/roster/mod.rs").read_text(encoding="utf-8")).group(1)),
     # protocol/src/login.rs, CardCheck::problems
@@ -131,7 +133,7 @@ ENUMERATIONS = {
                  "no_free_seat", "unreadable", "already_at_seat"],
     # server/src/api/agent.rs, signed.rs, store/login_sql.rs: NewAlert kinds
     "alert_kind.": ["examiner_needed", "score_disagreement", "replaced_pc", "device", "bad_signature", "replayed",
-                    "binding_mismatch", "wrong_seat", "tamper"],
+                    "binding_mismatch", "wrong_seat", "tamper", "device_fault"],
     "pc_state.": ["pending", "bound", "replaced"],  # server/src/store/types.rs, state_str
     "mode.": ["card_at_console", "seat"],  # server/src/login/rules.rs, MODE_*
 }

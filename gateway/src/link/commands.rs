@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use examgate_protocol::link::{
     Answer, BindingState, Command, Delivery, DeliveryItem, DeviceHealth, EnrolRequest, PushMessage,
 };
-use examgate_protocol::{DeviceList, Timestamp};
+use examgate_protocol::{DeviceList, SelectorState, Timestamp};
 
 use super::client::LinkClient;
 use super::identity::{Identity, LOCAL_COMMAND_TOKEN};
@@ -157,6 +157,12 @@ pub fn enrol(args: EnrolArgs) -> anyhow::Result<()> {
     let answer = rt.block_on(client.enrol(&request))?;
     LinkFile { server: args.server.clone(), pin: pin.to_string(), key_id: answer.key_id.clone(), mac }
         .save(&args.state_dir)?;
+    // The key that signs exam papers, pinned beside the certificate (an older server gives none:
+    // the agent then fetches it once over the pinned TLS when a paper comes).
+    if let Some(key) = &answer.server_key {
+        let key = crate::exam::manifest::ServerKey::parse(key).context("the server's paper signing key")?;
+        key.save(&args.state_dir).context("pinning the server's paper signing key")?;
+    }
     say(&format!(
         "enrolled: key {} ({} from {ip}), state {}",
         answer.key_id,
@@ -281,14 +287,41 @@ async fn device_health(http: &reqwest::Client, agent: Option<&str>) -> Vec<Devic
     let Some(agent) = agent else { return Vec::new() };
     let Ok(resp) = http.get(format!("{agent}/v1/devices")).send().await else { return Vec::new() };
     let Ok(list) = resp.json::<DeviceList>().await else { return Vec::new() };
-    list.devices
+    let mut health: Vec<DeviceHealth> = list
+        .devices
         .into_iter()
         .map(|d| DeviceHealth {
             id: d.id,
             class: d.classes.first().map(wire_name).unwrap_or_default(),
             state: wire_name(&d.state),
+            reason: None,
         })
-        .collect()
+        .collect();
+    // A selector that serves no device (a plugin that failed to load, a reader not
+    // found yet) has no entry above: it is reported under its selector, with why.
+    let silent = list
+        .selectors
+        .into_iter()
+        .filter(|s| s.devices.is_empty() && matches!(s.state, SelectorState::Failed | SelectorState::Waiting));
+    health.extend(silent.map(|s| DeviceHealth {
+        class: selector_class(&s.selector).to_owned(),
+        state: wire_name(&s.state),
+        reason: s.reason,
+        id: s.selector,
+    }));
+    health
+}
+
+/// The device class a selector's kind serves (`plugin` when only the plugin knows).
+fn selector_class(selector: &str) -> &'static str {
+    let kind = selector.split(['?', ':']).next().unwrap_or_default();
+    match kind {
+        "sim" if selector.starts_with("sim:camera") => "camera",
+        "sim" | "as60x" => "fingerprint",
+        "pcsc-idcard" | "sam" => "idcard",
+        "webcam" => "camera",
+        _ => "plugin",
+    }
 }
 
 /// The name a protocol enum has on the wire (`fingerprint`, `ready`).
@@ -380,5 +413,26 @@ pub fn link(command: LinkCommand) -> anyhow::Result<()> {
         LinkCommand::Run(args) => run(args),
         LinkCommand::Status(args) => status(args),
         LinkCommand::Load(args) => load(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_selector_without_devices_is_reported_under_the_class_its_kind_serves() {
+        for (selector, class) in [
+            ("sim:fingerprint?seed=3", "fingerprint"),
+            ("sim:camera", "camera"),
+            ("as60x:auto", "fingerprint"),
+            ("pcsc-idcard", "idcard"),
+            ("pcsc-idcard:Virtual PCD", "idcard"),
+            ("sam:serial:/dev/ttyUSB0", "idcard"),
+            ("webcam:0", "camera"),
+            ("plugin:/opt/acme/libfp.so", "plugin"),
+        ] {
+            assert_eq!(selector_class(selector), class, "{selector}");
+        }
     }
 }

@@ -197,8 +197,8 @@ fn heartbeat(seat: &Seat) -> Heartbeat {
     Heartbeat {
         seat: Some(seat.number.clone()),
         devices: vec![
-            DeviceHealth { id: "sim-fp-0".into(), class: "fingerprint".into(), state: "ready".into() },
-            DeviceHealth { id: "sim-cam-0".into(), class: "camera".into(), state: "ready".into() },
+            DeviceHealth { id: "sim-fp-0".into(), class: "fingerprint".into(), state: "ready".into(), reason: None },
+            DeviceHealth { id: "sim-cam-0".into(), class: "camera".into(), state: "ready".into(), reason: None },
         ],
         outbox_pending: 0,
     }

@@ -14,10 +14,13 @@
 //!   drivers' tests, and their benches' timing tables.
 //! - [`card_file`]: simulated ID cards as TOML files (`cards/*.toml`), shared
 //!   by the SAM and PC/SC card simulators.
+//! - [`bank`]: a whole question bank as an IMS QTI 3.0 content package (twelve
+//!   languages, drawn signs, the two exams).
 //! - [`roster`]: a simulated day's bookings (CSV, photos, enrolled templates)
 //!   whose candidates are the simulated fingers and card holders.
 
 pub mod as60x;
+pub mod bank;
 pub mod camera;
 pub mod card_file;
 pub mod fingerprint;

@@ -31,6 +31,14 @@ USAGE:
         cards/resident.toml, candidate 2 cards/foreigner-2023.toml (and has
         two templates). Prints `K booking ID-masked name language finger K`
         a candidate.
+    examgate-sim bank --out DIR [--seed N] [--items N] [--zip]
+        Write a whole question bank as an IMS QTI 3.0 content package: at
+        least N items (default 1800) over 30 categories, true/false, single
+        and multiple choice, each in the twelve exam languages, a third with
+        a drawn sign or scene (PNG), and the exams c1-subject-one and
+        subject-four as assessment tests. DIR must be new or empty; with
+        --zip the package is DIR/bank.zip instead. The same seed (default 1)
+        gives the same bytes. Prints `items N files N bytes N PATH`.
     examgate-sim sam --pty [--link PATH] [--card FILE.toml]... [--empty] [--scenario FILE]
         A GA 467 SAM module on a new pseudo-terminal: prints `pty PATH`, then
         `ready`. --link makes PATH a symlink to it (replaced if it is one).
@@ -126,6 +134,7 @@ fn run(args: &[String]) -> Result<(), String> {
             }
         }
         Some("roster") => roster(&args[1..]),
+        Some("bank") => bank(&args[1..]),
         Some("sam") => sam(&args[1..]),
         Some("idcard") => idcard(&args[1..]),
         Some("as60x") => as60x(&args[1..]),
@@ -189,6 +198,35 @@ fn roster(args: &[String]) -> Result<(), String> {
             c.finger()
         ));
     }
+    Ok(())
+}
+
+fn bank(args: &[String]) -> Result<(), String> {
+    use examgate_sim::bank::{BankOptions, Layout, write_bank};
+    if args.iter().any(|a| a == "--help") {
+        print!("{USAGE}");
+        return Ok(());
+    }
+    const FLAGS: [&str; 4] = ["--out", "--seed", "--items", "--zip"];
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        match a.as_str() {
+            "--zip" => i += 1,
+            "--out" | "--seed" | "--items" if i + 1 < args.len() => i += 2,
+            other => return Err(format!("bank: bad argument {other:?}; expected {}", FLAGS.join(", "))),
+        }
+    }
+    let out = PathBuf::from(value(args, "--out")?.ok_or("bank needs --out DIR")?);
+    let mut options = BankOptions::default();
+    if let Some(seed) = value(args, "--seed")? {
+        options.seed = seed.parse().map_err(|_| "--seed must be an unsigned integer")?;
+    }
+    if let Some(items) = value(args, "--items")? {
+        options.items = items.parse().map_err(|_| "--items must be a number of items")?;
+    }
+    let layout = if args.iter().any(|a| a == "--zip") { Layout::Zip } else { Layout::Directory };
+    let written = write_bank(&out, &options, layout).map_err(|e| e.to_string())?;
+    say(&format!("items {} files {} bytes {} {}", written.items, written.files, written.bytes, written.path.display()));
     Ok(())
 }
 

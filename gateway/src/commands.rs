@@ -85,6 +85,22 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let drivers = open_drivers(&config)?;
     let manager = DeviceManager::start(drivers, manager_options(&config));
     let mut settings = Settings::from_config(&config);
+    // The exam lives beside the enrolment (its store, the unpacked paper); a store
+    // that cannot be opened stops the agent now rather than at the first answer.
+    settings.exam = match (&config.link.state_dir, &server, &outbox) {
+        (Some(dir), Some(client), Some(outbox)) => {
+            let emitter = manager.clone();
+            let exam = crate::exam::Exam::open(dir, Some(client.clone()), outbox.clone(), move |e| emitter.emit(e));
+            match exam {
+                Ok(exam) => Some(Arc::new(exam)),
+                Err(e) => {
+                    manager.shutdown(SHUTDOWN_GRACE);
+                    return Err(anyhow::Error::from(e).context("the exam store"));
+                }
+            }
+        }
+        _ => None,
+    };
     settings.login.server = server;
     settings.login.outbox = outbox;
     let state = AppState::new(manager.clone(), settings);
@@ -123,6 +139,9 @@ async fn serve(listener: std::net::TcpListener, state: AppState) -> anyhow::Resu
             state.stopping(),
         );
         drop(tokio::spawn(forward));
+    }
+    if let Some(exam) = state.exam() {
+        drop(tokio::spawn(crate::exam::sync::run(Arc::clone(exam), state.stopping())));
     }
     if state.login().role() == crate::login::Role::Console {
         match state.login().server() {

@@ -402,6 +402,9 @@ pub(super) async fn link_command(
     tracing::info!(id = %message.id, "pushed command: {}", describe_command(&message.command));
     // The login changes before the event goes out, so a page that reacts with GET /v1/login/state sees it.
     state.login().apply(change_for(&message.command));
+    if let Some(exam) = state.exam() {
+        exam.on_command(&message.command);
+    }
     if let Some(event) = event_for(&message.command, Timestamp::now()) {
         state.devices().emit(event);
     }

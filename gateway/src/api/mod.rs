@@ -6,6 +6,7 @@
 
 mod camera;
 mod events;
+mod exam;
 mod fingerprint;
 mod idcard;
 mod legacy;
@@ -24,7 +25,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::Method;
 use axum::middleware;
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, get, post, put};
 use examgate_protocol::{API_VERSION, DeviceList, DeviceState, Health, HealthStatus};
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
@@ -50,6 +51,8 @@ pub struct Settings {
     pub wlt_decoder: Option<std::path::PathBuf>,
     /// The link to the server for login, and the machine's role.
     pub login: crate::login::LoginSettings,
+    /// The exam of this seat (`run --link-dir`); `None` without an enrolment.
+    pub exam: Option<Arc<crate::exam::Exam>>,
 }
 
 impl Settings {
@@ -62,6 +65,7 @@ impl Settings {
             snapshots: config.snapshots.clone(),
             wlt_decoder: config.wlt_decoder.clone(),
             login: crate::login::LoginSettings { server: None, outbox: None, role: config.link.role },
+            exam: None,
         }
     }
 }
@@ -80,6 +84,7 @@ struct StateInner {
     snapshots: Arc<Snapshots>,
     wlt_decoder: Option<std::path::PathBuf>,
     login: crate::login::Login,
+    exam: Option<Arc<crate::exam::Exam>>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -98,6 +103,7 @@ impl AppState {
             snapshots: Arc::new(Snapshots::new(settings.snapshots)),
             wlt_decoder: settings.wlt_decoder,
             login: crate::login::Login::new(settings.login),
+            exam: settings.exam,
             shutdown: watch::Sender::new(false),
         }))
     }
@@ -114,6 +120,11 @@ impl AppState {
     /// The current login, the link to the server for it, recent captures.
     pub fn login(&self) -> &crate::login::Login {
         &self.0.login
+    }
+
+    /// The exam of this seat, with an enrolment.
+    pub fn exam(&self) -> Option<&Arc<crate::exam::Exam>> {
+        self.0.exam.as_ref()
     }
 
     /// This seat's snapshots (store, settings, schedule).
@@ -170,6 +181,14 @@ pub fn routes() -> Vec<Route> {
         route(Method::GET, "/v1/login/state", get(login::login_state)),
         route(Method::POST, "/v1/link/commands", post(login::link_command)),
         route(Method::POST, "/v1/console/card", post(login::console_card)),
+        route(Method::GET, "/v1/exam", get(exam::status)),
+        route(Method::GET, "/v1/exam/paper", get(exam::paper)),
+        route(Method::GET, "/v1/exam/media/{*path}", get(exam::media)),
+        route(Method::POST, "/v1/exam/start", post(exam::start)),
+        route(Method::PUT, "/v1/exam/answers/{item}", put(exam::answer)),
+        route(Method::PUT, "/v1/exam/flags/{item}", put(exam::flag)),
+        route(Method::PUT, "/v1/exam/position", put(exam::position)),
+        route(Method::POST, "/v1/exam/submit", post(exam::submit)),
         route(Method::POST, "/legacy/GetTemplate", post(legacy::get_template)),
         route(Method::POST, "/legacy/MatchSampleTemplate", post(legacy::match_sample_template)),
         route(Method::GET, "/legacy/ErrorMessage", get(legacy::error_message)),

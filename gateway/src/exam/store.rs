@@ -19,6 +19,7 @@ use std::fs::{self, DirBuilder, Permissions};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+pub use examgate_protocol::exam::SubmitReason;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 /// The database file inside the exam directory.
@@ -36,29 +37,11 @@ pub enum StoreError {
     Submitted(String),
 }
 
-/// How the paper was submitted (the contract's `reason`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SubmitReason {
-    Candidate,
-    Timeout,
-    Forced,
-}
-
-impl SubmitReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SubmitReason::Candidate => "candidate",
-            SubmitReason::Timeout => "timeout",
-            SubmitReason::Forced => "forced",
-        }
-    }
-
-    fn parse(s: &str) -> SubmitReason {
-        match s {
-            "timeout" => SubmitReason::Timeout,
-            "forced" => SubmitReason::Forced,
-            _ => SubmitReason::Candidate,
-        }
+fn parse_reason(s: &str) -> SubmitReason {
+    match s {
+        "timeout" => SubmitReason::Timeout,
+        "forced" => SubmitReason::Forced,
+        _ => SubmitReason::Candidate,
     }
 }
 
@@ -249,7 +232,7 @@ impl ExamStore {
                         current: r.get(7)?,
                         submitted: submitted_at.map(|at| Submission {
                             at,
-                            reason: SubmitReason::parse(reason.as_deref().unwrap_or_default()),
+                            reason: parse_reason(reason.as_deref().unwrap_or_default()),
                             seq: submit_seq.unwrap_or(0) as u64,
                         }),
                         result: r.get(11)?,
@@ -297,11 +280,6 @@ impl ExamStore {
             return Err(StoreError::NoPaper(paper_id.to_owned()));
         }
         Ok(())
-    }
-
-    /// The package is verified and unpacked.
-    pub fn mark_unpacked(&mut self, paper_id: &str) -> Result<(), StoreError> {
-        self.update(paper_id, "unpacked", &1i64)
     }
 
     /// The candidate read the instructions and began (once; a second start keeps the first time).
@@ -443,6 +421,24 @@ impl ExamStore {
         Ok(Change { paper_id: paper_id.to_owned(), seq, at: now, what: ChangeKind::Submit { reason } })
     }
 
+    /// The server ended the attempt (at deadline + grace, or the examiner did):
+    /// the seat takes that as its submission, with nothing to send for it.
+    pub fn closed_by_server(&mut self, paper_id: &str, at: i64, reason: SubmitReason) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE papers SET submitted_at = ?2, submit_reason = ?3, submit_seq = 0 \
+                 WHERE paper_id = ?1 AND submitted_at IS NULL",
+                params![paper_id, at, reason.as_str()],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Whether the package is (still) unpacked: `false` sends it to be fetched again.
+    pub fn set_unpacked(&mut self, paper_id: &str, unpacked: bool) -> Result<(), StoreError> {
+        self.update(paper_id, "unpacked", &i64::from(unpacked))
+    }
+
     fn mark(tx: &Transaction<'_>, paper_id: &str, seqs: &[u64]) -> Result<(), rusqlite::Error> {
         let mut stmt = tx.prepare_cached("UPDATE changes SET queued = 1 WHERE paper_id = ?1 AND seq = ?2")?;
         for seq in seqs {
@@ -474,7 +470,7 @@ impl ExamStore {
                 let kind: String = r.get(3)?;
                 let what = if kind == "submit" {
                     let reason: Option<String> = r.get(6)?;
-                    ChangeKind::Submit { reason: SubmitReason::parse(reason.as_deref().unwrap_or_default()) }
+                    ChangeKind::Submit { reason: parse_reason(reason.as_deref().unwrap_or_default()) }
                 } else {
                     let choices: Option<String> = r.get(5)?;
                     ChangeKind::Answer {
@@ -548,7 +544,7 @@ mod tests {
         {
             let mut store = ExamStore::open(&exam).unwrap();
             store.put_paper(&paper("p1"), 10).unwrap();
-            store.mark_unpacked("p1").unwrap();
+            store.set_unpacked("p1", true).unwrap();
             store.start("p1", 20).unwrap();
             store.save_answer("p1", "q1", &s(&["A"]), 30, &[]).unwrap();
             store.save_answer("p1", "q2", &s(&["B", "C"]), 31, &[]).unwrap();

@@ -1,12 +1,14 @@
 //! Signed requests to the exam-centre server over pinned TLS: enrolment,
 //! status, heartbeats, deliveries, the push WebSocket, and the login calls
-//! (lookup, verification evidence, ask-examiner, finish, state, console card).
+//! (lookup, verification evidence, ask-examiner, finish, state, console card)
+//! and the exam's (paper manifest, package, held answers, result).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use examgate_protocol::exam::{self, ExamResult, HeldAnswers, PaperManifest};
 use examgate_protocol::link::{
     DeliveryReceipt, EnrolRequest, EnrolResponse, Heartbeat, HeartbeatResponse, ServerErrorBody, headers, paths,
     signing_string,
@@ -126,13 +128,14 @@ impl LinkClient {
         ]
     }
 
-    async fn request<T: DeserializeOwned>(
+    /// A signed request, sent; the raw response (any status).
+    async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Vec<u8>,
         extra: &[(&'static str, &str)],
-    ) -> Result<T, Failure> {
+    ) -> Result<reqwest::Response, Failure> {
         let url = self.base.join(path).map_err(|e| Failure::Unreachable(e.to_string()))?;
         let mut req = self.http.request(method.clone(), url);
         for (k, v) in self.sign(method.as_str(), path, &body) {
@@ -144,21 +147,24 @@ impl LinkClient {
         if !body.is_empty() {
             req = req.header("content-type", "application/json").body(body);
         }
-        let resp = req.send().await.map_err(|e| Failure::Unreachable(describe(&e)))?;
+        req.send().await.map_err(|e| Failure::Unreachable(describe(&e)))
+    }
+
+    async fn request<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Vec<u8>,
+        extra: &[(&'static str, &str)],
+    ) -> Result<T, Failure> {
+        let resp = self.send(method, path, body, extra).await?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| Failure::Unreachable(describe(&e)))?;
         if status.is_success() {
             return serde_json::from_slice(&bytes)
                 .map_err(|e| Failure::Unreachable(format!("the server's answer is not the expected JSON: {e}")));
         }
-        if status.is_server_error() {
-            return Err(Failure::Unreachable(format!("the server answered {status}")));
-        }
-        let (kind, message) = match serde_json::from_slice::<ServerErrorBody>(&bytes) {
-            Ok(b) => (b.error.kind, b.error.message),
-            Err(_) => ("unknown".into(), String::from_utf8_lossy(&bytes).into_owned()),
-        };
-        Err(Failure::Refused { status: status.as_u16(), kind, message })
+        Err(refusal(status, &bytes))
     }
 
     pub async fn enrol(&self, req: &EnrolRequest) -> Result<EnrolResponse, Failure> {
@@ -221,6 +227,35 @@ impl LinkClient {
         self.post(login::paths::CONSOLE_CARD, card).await
     }
 
+    /// The exam paper of this seat's candidate (`paper_id` `None`), signed by the server.
+    pub async fn exam_paper(&self, paper_id: Option<&str>) -> Result<PaperManifest, Failure> {
+        self.request(reqwest::Method::GET, &with_paper(exam::paths::PAPER, paper_id), Vec::new(), &[]).await
+    }
+
+    /// The answers the server holds for a paper (a spare PC continues from them).
+    pub async fn exam_answers(&self, paper_id: &str) -> Result<HeldAnswers, Failure> {
+        self.request(reqwest::Method::GET, &with_paper(exam::paths::ANSWERS, Some(paper_id)), Vec::new(), &[]).await
+    }
+
+    pub async fn exam_result(&self, paper_id: &str) -> Result<ExamResult, Failure> {
+        self.request(reqwest::Method::GET, &with_paper(exam::paths::RESULT, Some(paper_id)), Vec::new(), &[]).await
+    }
+
+    /// The paper package from byte `from` on (`Range: bytes=N-` when not 0): the
+    /// response, once its status says the body is the package (200, or 206 from `from`).
+    pub async fn exam_package(&self, paper_id: &str, from: u64) -> Result<reqwest::Response, Failure> {
+        let range = format!("bytes={from}-");
+        let extra: &[(&'static str, &str)] = if from > 0 { &[("range", range.as_str())] } else { &[] };
+        let resp =
+            self.send(reqwest::Method::GET, &with_paper(exam::paths::PACKAGE, Some(paper_id)), Vec::new(), extra).await?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let bytes = resp.bytes().await.map_err(|e| Failure::Unreachable(describe(&e)))?;
+        Err(refusal(status, &bytes))
+    }
+
     /// Opens the push WebSocket (signed like any request).
     pub async fn push_socket(&self) -> Result<PushSocket, Failure> {
         let host = self.base.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
@@ -256,6 +291,26 @@ impl LinkClient {
             Err(e) => Err(Failure::Unreachable(e.to_string())),
         }
     }
+}
+
+/// `path?paper_id=ID` (the id URL-encoded), or `path`.
+fn with_paper(path: &str, paper_id: Option<&str>) -> String {
+    match paper_id {
+        Some(id) => format!("{path}?{}", serde_urlencoded::to_string([("paper_id", id)]).unwrap_or_default()),
+        None => path.to_owned(),
+    }
+}
+
+/// A response that is not a success, as a [`Failure`]: 5xx means try later.
+fn refusal(status: reqwest::StatusCode, bytes: &[u8]) -> Failure {
+    if status.is_server_error() {
+        return Failure::Unreachable(format!("the server answered {status}"));
+    }
+    let (kind, message) = match serde_json::from_slice::<ServerErrorBody>(bytes) {
+        Ok(b) => (b.error.kind, b.error.message),
+        Err(_) => ("unknown".into(), String::from_utf8_lossy(bytes).into_owned()),
+    };
+    Failure::Refused { status: status.as_u16(), kind, message }
 }
 
 /// reqwest's error with its causes (the TLS pin mismatch is a cause).

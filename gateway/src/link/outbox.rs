@@ -233,6 +233,20 @@ impl Outbox {
         Ok(())
     }
 
+    /// How many pending items have an idempotency key starting with `prefix`
+    /// (a producer that keys its items by what they are asks after its own).
+    pub fn pending_with_prefix(&self, prefix: &str) -> Result<u64, LinkError> {
+        let upper = format!("{prefix}\u{10FFFF}");
+        self.lock()
+            .query_row(
+                "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND idempotency_key >= ?1 AND idempotency_key < ?2",
+                params![prefix, upper],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(db)
+    }
+
     pub fn counts(&self) -> Result<Counts, LinkError> {
         let conn = self.lock();
         let count = |state: &str| -> Result<u64, LinkError> {
@@ -299,6 +313,20 @@ mod tests {
         outbox.reject(again.id, "400: malformed").unwrap();
         assert_eq!(outbox.next_due(1000).unwrap(), Err(None));
         assert_eq!(outbox.counts().unwrap(), Counts { pending: 0, rejected: 1 });
+    }
+
+    #[test]
+    fn pending_items_are_counted_by_key_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        for key in ["exam-p1-1", "exam-p1-2", "exam-p10-1", "snapshot-1"] {
+            outbox.enqueue_keyed(key, "k", b"{}", 0).unwrap();
+        }
+        assert_eq!(outbox.pending_with_prefix("exam-p1-").unwrap(), 2);
+        assert_eq!(outbox.pending_with_prefix("exam-").unwrap(), 3);
+        let first = outbox.next_due(0).unwrap().unwrap();
+        outbox.delivered(first.id).unwrap();
+        assert_eq!(outbox.pending_with_prefix("exam-p1-").unwrap(), 1);
     }
 
     #[test]

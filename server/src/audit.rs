@@ -45,6 +45,8 @@ pub enum Action {
     ExaminerAdmitted,
     ExaminerRefused,
     SessionLocked,
+    // The question bank.
+    BankImported,
 }
 
 impl Action {
@@ -77,6 +79,7 @@ impl Action {
             Action::ExaminerAdmitted => "examiner_admitted",
             Action::ExaminerRefused => "examiner_refused",
             Action::SessionLocked => "session_locked",
+            Action::BankImported => "bank_imported",
         }
     }
 }

@@ -55,6 +55,15 @@ pub enum Command {
     /// The day's bookings: import a CSV or JSON roster, list, purge what is due
     #[command(subcommand)]
     Roster(RosterCommand),
+    /// The question bank: import QTI packages, a JSON bank or TOML rules; list
+    #[command(subcommand)]
+    Bank(crate::exam::cli::BankCommand),
+    /// Exam definitions: list, check that the bank can fill one
+    #[command(subcommand)]
+    Exam(crate::exam::cli::ExamCommand),
+    /// Draw or score the paper of an exam and seed, exactly as the server does
+    #[command(subcommand)]
+    Paper(crate::exam::cli::PaperCommand),
     /// Print the certificate's SHA-256 pin (making the certificate if there is none)
     Pin,
 }

@@ -28,6 +28,12 @@
 //! utc_offset = "+08:00"                  # the exam centre's day; default: this machine's
 //! purge_after_hours = 72                 # after the end of the exam day
 //! purge_check_secs = 60
+//!
+//! [bank]
+//! max_package_mb = 512                   # a question bank package larger than this is refused
+//!
+//! [exam]
+//! default = "C1"                         # the exam of a roster row with no exam column
 //! ```
 
 use std::net::{IpAddr, SocketAddr};
@@ -49,6 +55,20 @@ pub struct Config {
     pub console: ConsoleConfig,
     pub roster: RosterConfig,
     pub login: LoginConfig,
+    pub bank: BankConfig,
+    pub exam: ExamConfig,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BankConfig {
+    /// The largest question bank package (zip or directory, and unpacked) `bank import` reads.
+    pub max_package_bytes: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ExamConfig {
+    /// The exam a candidate takes when the roster names none.
+    pub default: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -109,6 +129,8 @@ impl Config {
             agents: AgentsConfig { signature_window_ms: 60_000, offline_after_ms: 15_000, max_body_bytes: 4 << 20 },
             console: ConsoleConfig { session_ms: 12 * 3_600_000, allowed_ips: Vec::new(), idle_ms: 15 * 60_000 },
             login: LoginConfig { score_tolerance: 0 },
+            bank: BankConfig { max_package_bytes: 512 << 20 },
+            exam: ExamConfig::default(),
             roster: RosterConfig {
                 key_file: data_dir.join("roster.key"),
                 utc_offset_secs: None,
@@ -206,6 +228,14 @@ impl Config {
             }
             c.roster.purge_check_ms = u64::from(s) * 1000;
         }
+        if let Some(mb) = raw.bank.unwrap_or_default().max_package_mb {
+            if mb == 0 {
+                return Err("bank.max_package_mb must be at least 1".into());
+            }
+            c.bank.max_package_bytes = mb << 20;
+        }
+        let exam = raw.exam.unwrap_or_default();
+        c.exam.default = exam.default.filter(|d| !d.trim().is_empty());
         Ok(c)
     }
 }
@@ -247,6 +277,20 @@ struct RawConfig {
     console: Option<RawConsole>,
     roster: Option<RawRoster>,
     login: Option<RawLogin>,
+    bank: Option<RawBank>,
+    exam: Option<RawExam>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBank {
+    max_package_mb: Option<u64>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExam {
+    default: Option<String>,
 }
 
 #[derive(Default, Deserialize)]

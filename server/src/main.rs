@@ -43,6 +43,9 @@ fn main() -> ExitCode {
             Command::Roster(RosterCommand::Import(f)) => commands::roster_import(g, &f.file).await,
             Command::Roster(RosterCommand::List(a)) => commands::roster_list(g, a.date.as_deref()).await,
             Command::Roster(RosterCommand::Purge) => commands::roster_purge(g).await,
+            Command::Bank(c) => examgate_server::exam::cli::bank(g, c).await,
+            Command::Exam(c) => examgate_server::exam::cli::exam(g, c).await,
+            Command::Paper(c) => examgate_server::exam::cli::paper(g, c).await,
             Command::Pin => commands::pin(g),
         }
     });

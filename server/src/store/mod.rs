@@ -7,6 +7,7 @@
 //! Every state change that the audit chain covers is written in the same
 //! transaction as its audit row, so the two cannot disagree.
 
+pub mod bank;
 pub mod login;
 mod login_sql;
 mod postgres;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use bank::{BankImportOutcome, BankStore, BankVersionInfo, NewBankImport, NewMediaFile, StoredMedia};
 pub use login::{
     Assigned, Called, Claim, Claimed, Decided, ExaminerCall, ExaminerDecision, Finish, Finished, LoginError,
     LoginStore, NewVerification, Released, SeatAssignment, StoredVerdict, VerificationRow, Verified,
@@ -37,10 +39,11 @@ use crate::audit::{self, Entry};
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../../migrations/0001_init.sql")),
     (2, "login", include_str!("../../migrations/0002_login.sql")),
+    (3, "bank", include_str!("../../migrations/0003_bank.sql")),
 ];
 
 /// The schema version a database is at after [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -71,7 +74,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
 /// Everything the server keeps. Times are Unix milliseconds, given by the
 /// caller so that tests control them.
 #[async_trait]
-pub trait Store: RosterStore + LoginStore + Send + Sync + 'static {
+pub trait Store: RosterStore + LoginStore + BankStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn kind(&self) -> &'static str;
 

@@ -50,3 +50,4 @@ impl PgStore {
 super::sql::sql_store!(PgStore, sqlx::Postgres, sqlx::postgres::PgRow, "postgres");
 super::roster::roster_store!(PgStore, sqlx::postgres::PgRow);
 super::login_sql::login_store!(PgStore, sqlx::postgres::PgRow);
+super::bank::bank_store!(PgStore);

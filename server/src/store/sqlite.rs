@@ -104,3 +104,4 @@ fn restrict_permissions(path: &Path) {
 super::sql::sql_store!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow, "sqlite");
 super::roster::roster_store!(SqliteStore, sqlx::sqlite::SqliteRow);
 super::login_sql::login_store!(SqliteStore, sqlx::sqlite::SqliteRow);
+super::bank::bank_store!(SqliteStore);

@@ -497,6 +497,7 @@ pub const BACKUP_TABLES: &[(&str, &[(&str, ColumnType)])] = {
                 ("seat_no", Text),
                 ("failures", Int),
                 ("updated_at", Int),
+                ("exam", Text),
             ],
         ),
         (
@@ -519,6 +520,27 @@ pub const BACKUP_TABLES: &[(&str, &[(&str, ColumnType)])] = {
                 ("captured_at", Int),
                 ("received_at", Int),
             ],
+        ),
+        // The question bank (0003_bank.sql).
+        ("bank_items", &[("sha256", Text), ("item_id", Text), ("category", Text), ("kind", Text), ("body", Text)]),
+        ("bank_media", &[("sha256", Text), ("mime", Text), ("size", Int), ("data", Text)]),
+        ("bank_versions", &[("version", Text), ("created_at", Int), ("items", Int)]),
+        ("bank_version_items", &[("version", Text), ("item_id", Text), ("item_sha256", Text)]),
+        (
+            "bank_imports",
+            &[
+                ("seq", Int),
+                ("at", Int),
+                ("actor", Text),
+                ("source", Text),
+                ("source_sha256", Text),
+                ("version", Text),
+                ("previous", Text),
+            ],
+        ),
+        (
+            "exam_defs",
+            &[("seq", Int), ("exam_id", Text), ("sha256", Text), ("body", Text), ("source", Text), ("created_at", Int)],
         ),
     ]
 };

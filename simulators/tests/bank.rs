@@ -249,7 +249,7 @@ fn the_bank_has_enough_items_of_each_kind_in_every_category_and_a_third_with_pic
 #[test]
 fn the_manifest_lists_every_file_of_the_package_and_nothing_else() {
     let files = written_bank();
-    let manifest = parse("imsmanifest.xml", &text(&files, "imsmanifest.xml"));
+    let manifest = parse("imsmanifest.xml", &text(files, "imsmanifest.xml"));
     assert_eq!(manifest.name, "manifest");
     assert_eq!(manifest.attr("xmlns"), CP_NS);
     let mut listed = BTreeSet::new();
@@ -266,7 +266,7 @@ fn the_manifest_lists_every_file_of_the_package_and_nothing_else() {
         }
         if resource.attr("type") == "imsqti_item_xmlv3p0" {
             // An item's picture is among its resource's files.
-            let item = read_item(resource.attr("href"), &text(&files, resource.attr("href")));
+            let item = read_item(resource.attr("href"), &text(files, resource.attr("href")));
             let folder = resource.attr("href").rsplit_once('/').unwrap().0;
             let media: Vec<String> = item.img.iter().map(|src| format!("{folder}/{src}")).collect();
             let others: Vec<String> =
@@ -360,7 +360,7 @@ fn the_two_exams_are_tests_whose_sections_the_bank_can_fill() {
         ("c1-subject-one.xml", "c1-subject-one", 100, 2700, None),
         ("subject-four.xml", "subject-four", 50, 1800, Some("2")),
     ] {
-        let test = parse(file, &text(&files, file));
+        let test = parse(file, &text(files, file));
         assert_eq!(
             (test.name.as_str(), test.attr("identifier"), test.attr("xmlns")),
             ("qti-assessment-test", id, QTI_NS)

@@ -316,12 +316,12 @@ fn marking(sign: usize) -> Canvas {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bank::content::{SIGN_KINDS, SIGNS};
+    use crate::bank::content::SIGN_KINDS;
 
     #[test]
     fn every_sign_draws_a_png_of_its_size_and_numbers_change_it() {
-        for sign in 0..SIGNS {
-            let number = SIGN_KINDS[sign].numbers.first().copied().unwrap_or(0);
+        for (sign, kind) in SIGN_KINDS.iter().enumerate() {
+            let number = kind.numbers.first().copied().unwrap_or(0);
             let (png, w, h) = picture(Picture { sign, number });
             let decoded = image::load_from_memory_with_format(&png, image::ImageFormat::Png).unwrap();
             assert_eq!((decoded.width(), decoded.height()), (w, h), "sign {sign}");

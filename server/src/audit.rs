@@ -47,6 +47,14 @@ pub enum Action {
     SessionLocked,
     // The question bank.
     BankImported,
+    // The exam.
+    PaperDrawn,
+    ExamUnavailable,
+    ExamAnswer,
+    ExamRefused,
+    ExamSubmitted,
+    ExamScored,
+    ExamDeadlineMoved,
 }
 
 impl Action {
@@ -80,6 +88,13 @@ impl Action {
             Action::ExaminerRefused => "examiner_refused",
             Action::SessionLocked => "session_locked",
             Action::BankImported => "bank_imported",
+            Action::PaperDrawn => "paper_drawn",
+            Action::ExamUnavailable => "exam_unavailable",
+            Action::ExamAnswer => "exam_answer",
+            Action::ExamRefused => "exam_refused",
+            Action::ExamSubmitted => "exam_submitted",
+            Action::ExamScored => "exam_scored",
+            Action::ExamDeadlineMoved => "exam_deadline_moved",
         }
     }
 }

@@ -79,6 +79,7 @@ pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
     state.sealer.check().context("cannot use the roster key")?;
     state.server_key.check().context("cannot use the server's signing key")?;
     spawn_housekeeping(&state);
+    crate::exam::deadline::spawn(&state);
     let tcp = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

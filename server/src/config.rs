@@ -34,6 +34,7 @@
 //!
 //! [exam]
 //! default = "C1"                         # the exam of a roster row with no exam column
+//! grace_secs = 30                        # answers in the link still taken after the deadline; then the server closes it
 //! ```
 
 use std::net::{IpAddr, SocketAddr};
@@ -69,6 +70,9 @@ pub struct BankConfig {
 pub struct ExamConfig {
     /// The exam a candidate takes when the roster names none.
     pub default: Option<String>,
+    /// How long after a paper's deadline an answer still in the link is taken,
+    /// and when the server closes the attempt with what it holds.
+    pub grace_ms: i64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -130,7 +134,7 @@ impl Config {
             console: ConsoleConfig { session_ms: 12 * 3_600_000, allowed_ips: Vec::new(), idle_ms: 15 * 60_000 },
             login: LoginConfig { score_tolerance: 0 },
             bank: BankConfig { max_package_bytes: 512 << 20 },
-            exam: ExamConfig::default(),
+            exam: ExamConfig { default: None, grace_ms: 30_000 },
             roster: RosterConfig {
                 key_file: data_dir.join("roster.key"),
                 utc_offset_secs: None,
@@ -143,6 +147,11 @@ impl Config {
     /// The server's Ed25519 key that signs paper manifests (made on first use; not in backups).
     pub fn server_key_file(&self) -> PathBuf {
         self.data_dir.join(crate::exam::key::KEY_FILE)
+    }
+
+    /// Where paper packages are kept once built (rebuilt from the bank if lost; not in backups).
+    pub fn paper_dir(&self) -> PathBuf {
+        self.data_dir.join("papers")
     }
 
     /// Where snapshots are kept, as files named by their SHA-256.
@@ -236,6 +245,12 @@ impl Config {
         }
         let exam = raw.exam.unwrap_or_default();
         c.exam.default = exam.default.filter(|d| !d.trim().is_empty());
+        if let Some(s) = exam.grace_secs {
+            if s > 3600 {
+                return Err("exam.grace_secs must be at most 3600".into());
+            }
+            c.exam.grace_ms = i64::from(s) * 1000;
+        }
         Ok(c)
     }
 }
@@ -291,6 +306,7 @@ struct RawBank {
 #[serde(deny_unknown_fields)]
 struct RawExam {
     default: Option<String>,
+    grace_secs: Option<u32>,
 }
 
 #[derive(Default, Deserialize)]

@@ -40,6 +40,18 @@ pub enum ConsoleEvent {
     /// A seat's snapshot arrived (through its outbox, often a moment after the
     /// attempt it shows): `GET /api/v1/snapshots/{sha256}` has it now.
     SnapshotStored { seat: String, sha256: String },
+    /// A seat's paper was drawn or an answer stored: `GET /api/v1/exam/progress` has the counts.
+    ExamProgress { seat: String, booking_number: String, paper_id: String, answered: u32, total: u32 },
+    /// A paper was submitted and scored (by the candidate, at the deadline, or forced).
+    ExamSubmitted {
+        seat: String,
+        booking_number: String,
+        paper_id: String,
+        score: u32,
+        max_score: u32,
+        passed: Option<bool>,
+        reason: String,
+    },
 }
 
 /// What the server made of a card read at the console, the card, and the

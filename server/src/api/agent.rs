@@ -277,13 +277,8 @@ pub async fn deliver(State(state): State<AppState>, signed: Signed<Bound>) -> Re
         }
         item @ DeliveryItem::Verification { .. } => ("verification", None, serde_json::to_string(item)),
         item @ DeliveryItem::Answers { .. } => ("answers", None, serde_json::to_string(item)),
-        DeliveryItem::ExamAnswer { .. } | DeliveryItem::ExamSubmit { .. } => {
-            // A 503 keeps the item in the agent's outbox: it is retried, never lost.
-            return Err(AppError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "exam_unavailable",
-                "this server does not take exam answers yet; the seat keeps them and retries",
-            ));
+        item @ (DeliveryItem::ExamAnswer { .. } | DeliveryItem::ExamSubmit { .. }) => {
+            return super::exam::deliver(&state, &signed, item, idempotency_key).await;
         }
     };
     let metadata = metadata.map_err(|e| AppError::internal(e.to_string()))?;

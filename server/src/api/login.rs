@@ -344,13 +344,16 @@ pub async fn finish(State(state): State<AppState>, signed: SignedSeat) -> Result
     let seat = signed.seat();
     check_booking(&req.booking_number)?;
     check_snapshot(req.snapshot_sha256.as_deref())?;
+    let paper = super::exam::plan_for(&state, &req.booking_number).await?;
     let f = Finish {
         booking_number: req.booking_number,
         seat: seat.to_owned(),
         key_id: signed.agent.machine.key_id.clone(),
         snapshot_sha256: req.snapshot_sha256,
+        paper,
     };
     let finished = state.store.finish_login(f, now_ms()).await?;
+    super::exam::after_admission(&state, &finished.candidate.booking_number, &finished.exam);
     if finished.changed {
         let c = &finished.candidate;
         tracing::info!(booking = %c.booking_number, %seat, state = ?c.state, "login finished");

@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod console;
+pub mod exam;
 pub mod login;
 pub mod roster;
 pub mod signed;
@@ -23,6 +24,7 @@ use axum::extract::connect_info::Connected;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
+use examgate_protocol::exam::paths as exam_paths;
 use examgate_protocol::link::paths;
 use examgate_protocol::login::paths as login_paths;
 
@@ -44,6 +46,8 @@ pub struct AppState {
     pub sealer: Arc<Sealer>,
     /// Signs paper manifests; agents pin its public half at enrolment.
     pub server_key: Arc<crate::exam::key::ServerKey>,
+    /// Bank versions in memory: papers are drawn, packaged and scored from them.
+    pub banks: Arc<crate::exam::runtime::Banks>,
     /// The exam centre's day: which bookings are today's, card validity, the purge.
     pub clock: crate::roster::Clock,
 }
@@ -60,6 +64,7 @@ impl AppState {
             snapshots,
             sealer,
             server_key,
+            banks: Arc::default(),
             clock: crate::roster::Clock::System,
         }
     }
@@ -104,6 +109,10 @@ pub fn app(state: AppState) -> Router {
         .route(login_paths::FINISH, post(login::finish))
         .route(login_paths::STATE, get(login::seat_login_state))
         .route(login_paths::CONSOLE_CARD, post(login::console_card))
+        .route(exam_paths::PAPER, get(exam::paper))
+        .route(exam_paths::PACKAGE, get(exam::package))
+        .route(exam_paths::ANSWERS, get(exam::answers))
+        .route(exam_paths::RESULT, get(exam::result))
         .layer(DefaultBodyLimit::max(limit));
     let api = Router::new()
         .route("/api/v1/session/login", post(console::login))
@@ -128,6 +137,9 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/roster/import", post(roster::import).layer(DefaultBodyLimit::max(roster::IMPORT_BODY_LIMIT)))
         .route("/api/v1/roster", get(roster::list))
         .route("/api/v1/roster/{booking}/photo", get(roster::photo))
+        .route("/api/v1/exam/progress", get(exam::progress))
+        .route("/api/v1/exam/summary", get(exam::summary))
+        .route("/api/v1/exam/exposure", get(exam::exposure))
         .route("/api/v1/openapi.json", get(|| async { ([("content-type", "application/json")], OPENAPI) }))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(axum::middleware::from_fn_with_state(state.clone(), console::count_activity));
@@ -158,6 +170,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", login_paths::FINISH),
     ("get", login_paths::STATE),
     ("post", login_paths::CONSOLE_CARD),
+    ("get", exam_paths::PAPER),
+    ("get", exam_paths::PACKAGE),
+    ("get", exam_paths::ANSWERS),
+    ("get", exam_paths::RESULT),
     ("post", "/api/v1/session/login"),
     ("post", "/api/v1/session/logout"),
     ("get", "/api/v1/session"),
@@ -180,6 +196,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/roster/import"),
     ("get", "/api/v1/roster"),
     ("get", "/api/v1/roster/{booking}/photo"),
+    ("get", "/api/v1/exam/progress"),
+    ("get", "/api/v1/exam/summary"),
+    ("get", "/api/v1/exam/exposure"),
     ("get", "/api/v1/openapi.json"),
 ];
 

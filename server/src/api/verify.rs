@@ -76,14 +76,20 @@ async fn decide(
     req: ReasonRequest,
 ) -> Result<Json<CandidateView>, AppError> {
     let reason = reason(&req.reason)?;
+    let paper = match decision {
+        Decision::Admitted => super::exam::plan_for(state, &booking).await?,
+        Decision::Refused => None,
+    };
     let d = ExaminerDecision {
         booking_number: booking,
         decision,
         reason,
         actor: actor(session),
         command_id: ids::random_hex(8),
+        paper,
     };
     let decided = state.store.decide(d, now_ms()).await?;
+    super::exam::after_admission(state, &decided.candidate.booking_number, &decided.exam);
     let sent_now = decided.command.as_ref().map(|row| push(state, row));
     let c = &decided.candidate;
     tracing::info!(booking = %c.booking_number, decision = ?decision, "the examiner decided");

@@ -13,6 +13,7 @@
 use async_trait::async_trait;
 use examgate_protocol::login::Decision;
 
+use super::exam::{Admission, PaperPlan};
 use super::{Alert, Candidate, CommandRow, StoreError};
 use crate::login::Conflict;
 
@@ -156,6 +157,8 @@ pub struct Finish {
     pub seat: String,
     pub key_id: String,
     pub snapshot_sha256: Option<String>,
+    /// The paper to store if this admits the candidate ([`super::exam`]).
+    pub paper: Option<PaperPlan>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -164,6 +167,8 @@ pub struct Finished {
     pub changed: bool,
     /// `examiner_needed`, when finishing without a match sent the candidate to the examiner.
     pub alert: Option<Alert>,
+    /// The exam step of an admission: the paper and its `exam_ready` command, or an alert.
+    pub exam: Admission,
 }
 
 /// Mode (a): give the candidate of a card read at the console a free seat.
@@ -197,6 +202,8 @@ pub struct ExaminerDecision {
     pub reason: String,
     pub actor: String,
     pub command_id: String,
+    /// The paper to store if this admits the candidate ([`super::exam`]).
+    pub paper: Option<PaperPlan>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -204,6 +211,8 @@ pub struct Decided {
     pub candidate: Candidate,
     /// The `login_decision` command, when the candidate is at a bound seat.
     pub command: Option<CommandRow>,
+    /// The exam step of an admission: the paper and its `exam_ready` command, or an alert.
+    pub exam: Admission,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -131,7 +131,7 @@ macro_rules! login_store {
             }
 
             /// Queues a command for the PC bound to `seat`; `None` if no PC holds it.
-            async fn queue(
+            pub(super) async fn queue(
                 tx: &mut Tx,
                 id: &str,
                 seat: &str,
@@ -348,7 +348,7 @@ macro_rules! login_store {
                     let proof = if matches > 0 { Proof::MatchSinceClaim } else { Proof::None };
                     let state = rules::finish(standing(&candidate), candidate.mode.as_deref(), proof, &f.seat)?;
                     if state == candidate.state {
-                        return Ok(Finished { candidate, changed: false, alert: None });
+                        return Ok(Finished { candidate, changed: false, alert: None, exam: Admission::default() });
                     }
                     let actor = format!("agent:{}", f.key_id);
                     let how = match (candidate.state, proof) {
@@ -370,8 +370,14 @@ macro_rules! login_store {
                     } else {
                         None
                     };
+                    let exam = if state == CandidateState::Admitted {
+                        let plan = f.paper.as_ref();
+                        super::exam_sql::admit(&mut tx, plan, &f.booking_number, &f.seat, &actor, now).await?
+                    } else {
+                        Admission::default()
+                    };
                     tx.commit().await?;
-                    Ok(Finished { candidate: after, changed: true, alert })
+                    Ok(Finished { candidate: after, changed: true, alert, exam })
                 }
 
                 async fn assign_seat(&self, a: SeatAssignment, now: i64) -> Result<Assigned, LoginError> {
@@ -478,8 +484,15 @@ macro_rules! login_store {
                     let verb = if state == CandidateState::Admitted { "admitted" } else { "refused" };
                     let detail = format!("{verb} by the examiner{at} after {failures} failed attempts: {}", d.reason);
                     append(&mut tx, &entry(&d.actor, action, subject(&d.booking_number), detail), now).await?;
+                    let exam = match (&seat, state) {
+                        (Some(s), CandidateState::Admitted) => {
+                            super::exam_sql::admit(&mut tx, d.paper.as_ref(), &d.booking_number, s, &d.actor, now)
+                                .await?
+                        }
+                        _ => Admission::default(),
+                    };
                     tx.commit().await?;
-                    Ok(Decided { candidate: after, command })
+                    Ok(Decided { candidate: after, command, exam })
                 }
 
                 async fn release_candidate(

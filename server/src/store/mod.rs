@@ -8,6 +8,7 @@
 //! transaction as its audit row, so the two cannot disagree.
 
 pub mod bank;
+pub mod exam;
 pub mod login;
 mod login_sql;
 mod postgres;
@@ -20,6 +21,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use exam::{
+    Admission, AnswerOutcome, CloseOutcome, ClosePaper, ExamStore, HeldAnswerRow, NewExamAnswer, NewPaper, PaperPlan, PaperProgress,
+    PaperRow, PaperState, Scored, SeatSubmission,
+};
 pub use bank::{BankImportOutcome, BankStore, BankVersionInfo, NewBankImport, NewMediaFile, StoredMedia};
 pub use login::{
     Assigned, Called, Claim, Claimed, Decided, ExaminerCall, ExaminerDecision, Finish, Finished, LoginError,
@@ -40,10 +45,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../../migrations/0001_init.sql")),
     (2, "login", include_str!("../../migrations/0002_login.sql")),
     (3, "bank", include_str!("../../migrations/0003_bank.sql")),
+    (4, "exam", include_str!("../../migrations/0004_exam.sql")),
 ];
 
 /// The schema version a database is at after [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -74,7 +80,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
 /// Everything the server keeps. Times are Unix milliseconds, given by the
 /// caller so that tests control them.
 #[async_trait]
-pub trait Store: RosterStore + LoginStore + BankStore + Send + Sync + 'static {
+pub trait Store: RosterStore + LoginStore + BankStore + ExamStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn kind(&self) -> &'static str;
 

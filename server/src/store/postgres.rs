@@ -51,3 +51,4 @@ super::sql::sql_store!(PgStore, sqlx::Postgres, sqlx::postgres::PgRow, "postgres
 super::roster::roster_store!(PgStore, sqlx::postgres::PgRow);
 super::login_sql::login_store!(PgStore, sqlx::postgres::PgRow);
 super::bank::bank_store!(PgStore);
+super::exam::exam_store!(PgStore, sqlx::postgres::PgRow);

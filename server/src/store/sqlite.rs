@@ -105,3 +105,4 @@ super::sql::sql_store!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow, "sqli
 super::roster::roster_store!(SqliteStore, sqlx::sqlite::SqliteRow);
 super::login_sql::login_store!(SqliteStore, sqlx::sqlite::SqliteRow);
 super::bank::bank_store!(SqliteStore);
+super::exam::exam_store!(SqliteStore, sqlx::sqlite::SqliteRow);

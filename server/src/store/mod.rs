@@ -109,6 +109,10 @@ pub trait Store: RosterStore + LoginStore + BankStore + ExamStore + Send + Sync 
 
     // Alerts and audit.
     async fn raise_alert(&self, alert: NewAlert, audit: Entry) -> Result<Alert, StoreError>;
+    /// Raises `alert` with its audit row in one transaction, unless its seat
+    /// already has an open alert of its kind about the same thing (a message
+    /// that begins with `about`): one open `device_fault` per seat and device.
+    async fn raise_alert_once(&self, alert: NewAlert, about: &str, audit: Entry) -> Result<Option<Alert>, StoreError>;
     async fn alerts(&self, which: AlertFilter) -> Result<Vec<Alert>, StoreError>;
     async fn clear_alert(&self, id: &str, actor: &str, now: i64) -> Result<(), StoreError>;
     async fn audit(&self, entry: Entry, now: i64) -> Result<audit::Row, StoreError>;

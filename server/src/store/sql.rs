@@ -519,6 +519,30 @@ macro_rules! sql_store {
                 Ok(alert)
             }
 
+            async fn raise_alert_once(&self, a: NewAlert, about: &str, audit: Entry) -> Result<Option<Alert>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                // Taking the audit head first serialises raisers, so two servers
+                // cannot both find none open and both raise one.
+                read_head(&mut tx).await?;
+                let open: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM alerts WHERE seat_no = $1 AND kind = $2 AND cleared_at IS NULL \
+                     AND substr(message, 1, length($3)) = $3",
+                )
+                .bind(&a.seat)
+                .bind(&a.kind)
+                .bind(about)
+                .fetch_one(&mut *tx)
+                .await?;
+                if open > 0 {
+                    return Ok(None);
+                }
+                let at = a.at;
+                let alert = insert_alert(&mut tx, a).await?;
+                append(&mut tx, &audit, at).await?;
+                tx.commit().await?;
+                Ok(Some(alert))
+            }
+
             async fn alerts(&self, which: AlertFilter) -> Result<Vec<Alert>, StoreError> {
                 let sql = match which {
                     AlertFilter::Open => {

@@ -47,6 +47,8 @@ pub enum HostError {
     Spawn { file: String, source: io::Error },
     #[error("plugin {file}: the driver host died while loading it ({status})")]
     DiedAtLoad { file: String, status: String },
+    #[error("plugin {file}: loading it did not finish within {} s; its driver host was killed", waited.as_secs())]
+    HungAtLoad { file: String, waited: Duration },
 }
 
 struct Conn {
@@ -143,7 +145,8 @@ impl Client {
         let mut reader = BufReader::new(ours.try_clone().map_err(spawn_err)?);
         let writer = BufWriter::new(ours);
         // Loading runs the plugin's initialisers: they may hang too.
-        reader.get_ref().set_read_timeout(Some(self.options.grace.max(Duration::from_secs(5)))).map_err(spawn_err)?;
+        let load_timeout = self.options.grace.max(Duration::from_secs(5));
+        reader.get_ref().set_read_timeout(Some(load_timeout)).map_err(spawn_err)?;
         match wire::read_frame::<Response>(&mut reader) {
             Ok(Response::Ready(meta)) => Ok((Conn { child, reader, writer, read_timeout: None }, WireMetaOwned(meta))),
             Ok(Response::LoadFailed(why)) => {
@@ -155,10 +158,15 @@ impl Client {
                 let _ = child.wait();
                 Err(HostError::Refused(format!("plugin {}: driver host sent {other:?} before ready", self.file)))
             }
-            Err(_) => {
+            Err(e) => {
+                let hung = matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut);
                 let _ = child.kill();
                 let status = child.wait().map(describe).unwrap_or_else(|e| e.to_string());
-                Err(HostError::DiedAtLoad { file: self.file.clone(), status })
+                Err(if hung {
+                    HostError::HungAtLoad { file: self.file.clone(), waited: load_timeout }
+                } else {
+                    HostError::DiedAtLoad { file: self.file.clone(), status }
+                })
             }
         }
     }

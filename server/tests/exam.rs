@@ -1,0 +1,372 @@
+//! The exam on the server: a paper drawn at admission, its signed manifest
+//! and package, answers stored once, every refusal, submission and its score,
+//! the deadline closer and a restart mid-exam. Against SQLite and PostgreSQL.
+
+#[macro_use]
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use common::{Harness, Reply, TestAgent, TestDb};
+use examgate_protocol::exam::{PaperDoc, PaperManifest, paths as exam_paths};
+use examgate_protocol::link::{Command, paths as link_paths};
+use examgate_protocol::login::paths;
+use examgate_server::crypto::sha256_hex;
+use examgate_server::exam::{BankVersion, ChoiceId, ExamDef, Item, ItemKind, Media, Section, Translation, key, score};
+use examgate_server::now_ms;
+use examgate_server::seal::aad;
+use examgate_server::store::{NewBankImport, NewCandidate, NewImport, NewMediaFile};
+use serde_json::{Value, json};
+
+const A: &str = "20261125001";
+const B: &str = "20261125002";
+
+/// A tiny PNG (the server stores media by hash; it does not decode them).
+fn png() -> Vec<u8> {
+    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
+    v.extend([7u8; 40]);
+    v
+}
+
+fn item(n: u32, languages: &[&str], media: Option<&Media>) -> Item {
+    let ids = ["A", "B", "C"];
+    Item {
+        id: format!("q{n}"),
+        category: "1".into(),
+        kind: ItemKind::Single,
+        points: 1,
+        correct: vec!["B".into()],
+        shuffle: true,
+        choices: ids.iter().map(|c| ChoiceId { id: (*c).into(), fixed: false }).collect(),
+        translations: languages
+            .iter()
+            .map(|l| {
+                let t = Translation {
+                    prompt: format!("{l}: question {n}"),
+                    choices: ids.iter().map(|c| ((*c).to_owned(), format!("{l} {c}"))).collect(),
+                    media: media.into_iter().cloned().collect(),
+                };
+                ((*l).to_owned(), t)
+            })
+            .collect(),
+    }
+}
+
+/// Five items (one with a picture, one only in Chinese) and an exam of three at 2 points, pass at 4.
+async fn import_bank(h: &Harness) {
+    let bytes = png();
+    let media =
+        Media { path: "img/sign.png".into(), mime: "image/png".into(), sha256: sha256_hex(&bytes), size: 40 + 8 };
+    let items = vec![
+        item(1, &["zh-CN", "en"], Some(&media)),
+        item(2, &["zh-CN", "en"], None),
+        item(3, &["zh-CN"], None),
+        item(4, &["zh-CN", "en"], None),
+        item(5, &["en", "zh-CN"], None),
+    ];
+    let exam = ExamDef {
+        id: "T1".into(),
+        name: "Theory".into(),
+        minutes: 30,
+        pass_score: Some(4),
+        sections: vec![Section {
+            id: "s1".into(),
+            categories: vec!["1".into()],
+            kind: Some(ItemKind::Single),
+            select: 3,
+            points: Some(2),
+            shuffle: true,
+        }],
+        shuffle: false,
+    };
+    let import = NewBankImport {
+        actor: "test".into(),
+        source: "bank.json".into(),
+        source_sha256: "0".repeat(64),
+        previous: None,
+        bank: Some(BankVersion::new(items)),
+        media: vec![NewMediaFile { sha256: sha256_hex(&bytes), mime: "image/png".into(), data: bytes }],
+        exams: vec![exam],
+    };
+    h.db.store.import_bank(import, now_ms()).await.unwrap();
+}
+
+async fn import_roster(h: &Harness, bookings: &[(&str, &str)]) {
+    let today = h.state.clock.today(&h.state.config);
+    let rows = bookings
+        .iter()
+        .enumerate()
+        .map(|(i, (number, language))| NewCandidate {
+            booking_number: (*number).into(),
+            id_number: format!("11010519491231{:03}X", i),
+            name: format!("candidate {i}"),
+            session: format!("{today} 09:00"),
+            exam_date: today.clone(),
+            language: (*language).into(),
+            photo: h.state.sealer.seal(&aad::photo(number), &common::jpeg(7)).unwrap(),
+            templates: h.state.sealer.seal(&aad::templates(number), b"[]").unwrap(),
+            template_count: 1,
+            purge_at: now_ms() + 86_400_000,
+        })
+        .collect();
+    let import = NewImport {
+        id: examgate_server::ids::random_hex(8),
+        actor: "test".into(),
+        source: "r.json".into(),
+        sha256: "0".repeat(64),
+    };
+    h.db.store.import_roster(import, rows, now_ms()).await.unwrap();
+}
+
+/// A harness whose centre takes exam T1 by default.
+async fn centre(db: TestDb) -> Harness {
+    let mut h = Harness::new(db).await;
+    let mut config = (*h.state.config).clone();
+    config.exam.default = Some("T1".into());
+    h.state.config = Arc::new(config);
+    h
+}
+
+async fn seat(h: &Harness, console: &str, seat: &str, n: u8) -> TestAgent {
+    let agent = TestAgent::new(&format!("02:00:00:00:01:{n:02x}"), &format!("10.0.1.{n}"));
+    h.bind(&agent, seat, console).await;
+    agent
+}
+
+async fn post(h: &Harness, agent: &TestAgent, path: &str, body: Value) -> Reply {
+    h.send(agent.signed("POST", path, body.to_string().into_bytes())).await
+}
+
+/// The candidate looks themselves up at the seat, the seat asks the examiner, who admits them.
+async fn admit(h: &Harness, console: &str, agent: &TestAgent, booking: &str) {
+    let r =
+        post(h, agent, paths::LOOKUP, json!({"kind": "booking_number", "value": booking, "source": "keyboard"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = post(
+        h,
+        agent,
+        paths::ASK_EXAMINER,
+        json!({"booking_number": booking, "failures": 0, "reason": "device_fault"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = h.post(&format!("/api/v1/roster/{booking}/admit"), console, json!({"reason": "checked by hand"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}
+
+async fn get(h: &Harness, agent: &TestAgent, path: &str) -> Reply {
+    h.send(agent.signed("GET", path, vec![])).await
+}
+
+fn answer(booking: &str, paper: &str, item: &str, choices: &[&str], seq: u64) -> Value {
+    json!({
+        "exam": "T1",
+        "created_at": "2026-11-25T09:10:00.000Z",
+        "item": {"kind": "exam_answer", "booking_number": booking, "paper_id": paper, "item": item,
+                 "choices": choices, "seq": seq, "answered_at": "2026-11-25T09:10:00.000Z"}
+    })
+}
+
+fn submit(booking: &str, paper: &str, seq: u64) -> Value {
+    json!({
+        "exam": "T1",
+        "created_at": "2026-11-25T09:30:00.000Z",
+        "item": {"kind": "exam_submit", "booking_number": booking, "paper_id": paper, "seq": seq, "reason": "candidate"}
+    })
+}
+
+async fn deliver(h: &Harness, agent: &TestAgent, key: &str, body: &Value) -> Reply {
+    h.send(agent.delivery(key, body)).await
+}
+
+fn refused(r: &Reply, kind: &str) {
+    assert_eq!((r.status, r.kind().as_str()), (StatusCode::CONFLICT, kind), "{}", r.text());
+}
+
+/// The score the server's own scoring gives for `answers` on the stored paper.
+async fn recomputed(h: &Harness, paper_id: &str, answers: &[(&str, &str)]) -> score::Score {
+    let paper = h.db.store.paper(paper_id).await.unwrap().unwrap();
+    let bank = h.db.store.bank_version(&paper.bank_version).await.unwrap().unwrap();
+    let answers: BTreeMap<String, Vec<String>> =
+        answers.iter().map(|(i, c)| ((*i).to_owned(), vec![(*c).to_owned()])).collect();
+    score::score(&paper.exam().unwrap(), &bank, &paper.paper().unwrap(), &answers).unwrap()
+}
+
+both_databases!(a_whole_attempt_from_admission_to_result, refusals_the_deadline_closer_and_a_restart);
+
+async fn a_whole_attempt_from_admission_to_result(db: TestDb) {
+    let h = centre(db).await;
+    let console = h.console().await;
+    import_bank(&h).await;
+    import_roster(&h, &[(A, "en")]).await;
+    let s1 = seat(&h, &console, "1", 1).await;
+    let server_key = get(&h, &s1, link_paths::STATUS).await.json()["server_key"].as_str().unwrap().to_owned();
+    admit(&h, &console, &s1, A).await;
+
+    // Paper drawn in the admission, audited with its seed, bank version and hash; exam_ready is queued.
+    let paper = h.db.store.paper_of_booking(A).await.unwrap().expect("a paper at admission");
+    let audit = h.audit_actions().await;
+    let drawn: Vec<_> = audit.iter().filter(|(a, _, _)| a == "paper_drawn").collect();
+    assert_eq!(drawn.len(), 1, "{audit:?}");
+    for part in [paper.seed.to_string(), paper.bank_version.clone(), paper.paper_sha256.clone()] {
+        assert!(drawn[0].2.contains(&part), "{} lacks {part}", drawn[0].2);
+    }
+    let commands: Vec<Command> =
+        h.db.store
+            .pending_commands(&s1.key_id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| serde_json::from_str(&r.body).unwrap())
+            .collect();
+    assert!(commands.contains(&Command::ExamReady { booking_number: A.into(), paper_id: paper.paper_id.clone() }));
+    assert_eq!(paper.deadline - paper.drawn_at, 30 * 60_000);
+    assert_eq!((paper.item_count, paper.max_score), (3, 6));
+
+    // The manifest is signed by the key the seat pinned at enrolment.
+    let r = get(&h, &s1, exam_paths::PAPER).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let manifest: PaperManifest = serde_json::from_slice(&r.body).unwrap();
+    assert!(key::verify_manifest(&manifest, &server_key));
+    let mut forged = manifest.clone();
+    forged.deadline += 600_000;
+    assert!(!key::verify_manifest(&forged, &server_key));
+    assert_eq!((manifest.paper_id.as_str(), manifest.language.as_str()), (paper.paper_id.as_str(), "en"));
+
+    // The package is what the manifest says, file by file, and a range resumes it.
+    let r = get(&h, &s1, exam_paths::PACKAGE).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let tar = r.body.clone();
+    assert_eq!((tar.len() as u64, sha256_hex(&tar)), (manifest.package.size, manifest.package.sha256.clone()));
+    let mut files = BTreeMap::new();
+    for entry in tar::Archive::new(tar.as_slice()).entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().display().to_string();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        files.insert(path, bytes);
+    }
+    assert_eq!(files.len(), manifest.files.len());
+    for f in &manifest.files {
+        let bytes = &files[&f.path];
+        assert_eq!((bytes.len() as u64, sha256_hex(bytes)), (f.size, f.sha256.clone()), "{}", f.path);
+    }
+    let doc: PaperDoc = serde_json::from_slice(&files["paper.json"]).unwrap();
+    let drawn = paper.drawn_items().unwrap();
+    assert_eq!(
+        doc.items.iter().map(|i| i.id.clone()).collect::<Vec<_>>(),
+        drawn.iter().map(|i| i.id.clone()).collect::<Vec<_>>()
+    );
+    for (shown, d) in doc.items.iter().zip(&drawn) {
+        assert_eq!(shown.choices.iter().map(|c| c.id.clone()).collect::<Vec<_>>(), d.choices, "display order");
+        let expected = if shown.id == "q3" { "zh-CN" } else { "en" };
+        assert_eq!(shown.language, expected, "q3 has no English and falls back to Chinese");
+        assert!(shown.media.iter().all(|m| files.contains_key(&m.path)));
+    }
+    let mut ranged = s1.signed("GET", exam_paths::PACKAGE, vec![]);
+    ranged.headers_mut().insert("range", "bytes=700-".parse().unwrap());
+    let r = h.send(ranged).await;
+    assert_eq!(r.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.body, tar[700..]);
+
+    // Answers: stored once per idempotency key, the highest seq per item held.
+    let (q1, q2) = (drawn[0].id.clone(), drawn[1].id.clone());
+    let pid = paper.paper_id.clone();
+    let r = deliver(&h, &s1, "a-1", &answer(A, &pid, &q1, &["A"], 1)).await;
+    assert_eq!((r.status, r.json()["stored"].as_str()), (StatusCode::CREATED, Some("new")), "{}", r.text());
+    let r = deliver(&h, &s1, "a-1", &answer(A, &pid, &q1, &["A"], 1)).await;
+    assert_eq!((r.status, r.json()["stored"].as_str()), (StatusCode::OK, Some("duplicate")));
+    assert_eq!(deliver(&h, &s1, "a-3", &answer(A, &pid, &q1, &["B"], 3)).await.status, StatusCode::CREATED);
+    assert_eq!(deliver(&h, &s1, "a-2", &answer(A, &pid, &q1, &["C"], 2)).await.status, StatusCode::CREATED);
+    assert_eq!(deliver(&h, &s1, "a-4", &answer(A, &pid, &q2, &["A"], 4)).await.status, StatusCode::CREATED);
+    let held = get(&h, &s1, exam_paths::ANSWERS).await.json();
+    assert_eq!(held[&q1], json!({"choices": ["B"], "seq": 3}), "a lower seq after a higher one does not win");
+    assert_eq!(held[&q2], json!({"choices": ["A"], "seq": 4}));
+    let progress = h.get("/api/v1/exam/progress", &console).await.json();
+    assert_eq!((progress["seats"][0]["answered"].as_u64(), progress["seats"][0]["total"].as_u64()), (Some(2), Some(3)));
+
+    // Submission: the server's score from its stored answers, once.
+    let r = deliver(&h, &s1, "s-5", &submit(A, &pid, 5)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(deliver(&h, &s1, "s-5", &submit(A, &pid, 5)).await.json()["stored"], "duplicate");
+    let expected = recomputed(&h, &pid, &[(&q1, "B"), (&q2, "A")]).await;
+    let result = get(&h, &s1, &format!("{}?paper_id={pid}", exam_paths::RESULT)).await.json();
+    assert_eq!(result["state"], "submitted");
+    assert_eq!(result["result"]["score"].as_f64(), Some(f64::from(expected.score)));
+    assert_eq!(result["result"]["max_score"].as_f64(), Some(6.0));
+    assert_eq!(result["result"]["passed"].as_bool(), expected.passed);
+    assert_eq!(result["result"]["reason"], "candidate");
+    refused(&deliver(&h, &s1, "a-6", &answer(A, &pid, &q2, &["B"], 6)).await, "paper_closed");
+    let commands = h.db.store.pending_commands(&s1.key_id).await.unwrap();
+    assert!(commands.iter().any(|c| c.body.contains("exam_result")));
+    let actions: Vec<String> = h.audit_actions().await.into_iter().map(|(a, _, _)| a).collect();
+    for a in ["exam_answer", "exam_submitted", "exam_scored", "exam_refused"] {
+        assert!(actions.iter().any(|x| x == a), "no {a} row");
+    }
+    let summary = h.get("/api/v1/exam/summary", &console).await.json();
+    assert_eq!(summary["sessions"][0]["submitted"], 1);
+    let exposure = h.get("/api/v1/exam/exposure", &console).await.json();
+    assert_eq!(exposure["items"].as_array().unwrap().len(), 3);
+}
+
+async fn refusals_the_deadline_closer_and_a_restart(db: TestDb) {
+    let h = centre(db).await;
+    let console = h.console().await;
+    import_bank(&h).await;
+    import_roster(&h, &[(A, "zh-CN"), (B, "ar")]).await;
+    let s1 = seat(&h, &console, "1", 1).await;
+    let s2 = seat(&h, &console, "2", 2).await;
+    admit(&h, &console, &s1, A).await;
+    admit(&h, &console, &s2, B).await;
+    let pa = h.db.store.paper_of_booking(A).await.unwrap().unwrap();
+    let pb = h.db.store.paper_of_booking(B).await.unwrap().unwrap();
+    let qa = pa.drawn_items().unwrap()[0].clone();
+    let not_on_a = ["q1", "q2", "q3", "q4", "q5"]
+        .into_iter()
+        .find(|q| pa.drawn_items().unwrap().iter().all(|d| d.id != *q))
+        .unwrap();
+
+    refused(&deliver(&h, &s1, "r1", &answer(B, &pa.paper_id, &qa.id, &["A"], 1)).await, "wrong_candidate");
+    refused(&deliver(&h, &s2, "r2", &answer(A, &pa.paper_id, &qa.id, &["A"], 1)).await, "not_at_seat");
+    refused(&deliver(&h, &s1, "r3", &answer(A, &pa.paper_id, not_on_a, &["A"], 1)).await, "not_on_paper");
+    refused(&deliver(&h, &s1, "r4", &answer(A, &pa.paper_id, &qa.id, &["Z"], 1)).await, "no_such_choice");
+    refused(&deliver(&h, &s1, "r5", &answer(A, &pa.paper_id, &qa.id, &["A", "B"], 1)).await, "no_such_choice");
+    refused(&deliver(&h, &s1, "r6", &answer(A, "p-nope", &qa.id, &["A"], 1)).await, "unknown_paper");
+    // Past the deadline and its grace nothing is taken; given time back, it is again.
+    let now = now_ms();
+    h.db.store.move_deadline(&pa.paper_id, now - 31_000, "test", "test", now).await.unwrap();
+    refused(&deliver(&h, &s1, "r7", &answer(A, &pa.paper_id, &qa.id, &["A"], 1)).await, "after_deadline");
+    h.db.store.move_deadline(&pa.paper_id, now + 600_000, "test", "test", now).await.unwrap();
+    assert_eq!(deliver(&h, &s1, "ok1", &answer(A, &pa.paper_id, &qa.id, &["B"], 2)).await.status, StatusCode::CREATED);
+    let refusals = h.audit_actions().await.into_iter().filter(|(a, _, _)| a == "exam_refused").count();
+    assert_eq!(refusals, 7, "every refusal is a row of the audit chain");
+
+    // B answers one item and its seat never comes back; the server restarts mid-exam.
+    let qb = pb.drawn_items().unwrap()[1].clone();
+    assert_eq!(deliver(&h, &s2, "b1", &answer(B, &pb.paper_id, &qb.id, &["B"], 1)).await.status, StatusCode::CREATED);
+    let restarted = examgate_server::store::open(&h.db.url).await.unwrap();
+    assert_eq!(restarted.paper_of_booking(B).await.unwrap().unwrap(), pb);
+    let held = restarted.held_answers(&pb.paper_id).await.unwrap();
+    assert_eq!(
+        held.iter().map(|a| (a.item_id.clone(), a.choices.clone(), a.seq)).collect::<Vec<_>>(),
+        vec![(qb.id.clone(), vec!["B".to_owned()], 1)]
+    );
+    let mut state = examgate_server::api::AppState::new(restarted, (*h.state.config).clone());
+    state.clock = h.state.clock;
+
+    // At the deadline plus grace the closer scores B with what the server holds.
+    let due = pb.deadline + h.state.config.exam.grace_ms + 1;
+    let closed = examgate_server::exam::deadline::close_overdue(&state, due).await.unwrap();
+    let ids: Vec<_> = closed.iter().map(|p| p.paper_id.clone()).collect();
+    assert!(ids.contains(&pb.paper_id), "{ids:?}");
+    let b = state.store.paper(&pb.paper_id).await.unwrap().unwrap();
+    let expected = recomputed(&h, &pb.paper_id, &[(&qb.id, "B")]).await;
+    assert_eq!((b.score, b.passed, b.answered), (Some(expected.score), expected.passed, Some(1)));
+    assert_eq!(b.reason, Some(examgate_protocol::exam::SubmitReason::Timeout));
+    // Closing again finds nothing more to close for B.
+    let again = examgate_server::exam::deadline::close_overdue(&state, due).await.unwrap();
+    assert!(again.iter().all(|p| p.paper_id != pb.paper_id));
+    refused(&deliver(&h, &s2, "b2", &answer(B, &pb.paper_id, &qb.id, &["A"], 2)).await, "paper_closed");
+}

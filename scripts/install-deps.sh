@@ -17,6 +17,7 @@ PACKAGES=(
   fonts-noto-core   # Noto Sans, Naskh Arabic (Arabic, Uyghur, Kazakh) and Sans Mongolian for the seat page
   fonts-noto-cjk    # Noto Sans CJK: Chinese, Japanese, Korean
   python3-venv      # scripts/install-playwright.sh makes a virtualenv for Playwright
+  faketime          # libfaketime: make test-clock runs the date-sensitive tests a year ahead and before midnight
 )
 
 missing=()

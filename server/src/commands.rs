@@ -74,7 +74,7 @@ pub async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
     if let Some(day) = &args.today {
         let day = day.parse::<roster::ExamDate>().map_err(anyhow::Error::msg).context("--today")?;
         state.clock = roster::Clock::noon_of(&config, day);
-        tracing::warn!(%day, "the exam centre's day is fixed by --today (tests only)");
+        tracing::info!(%day, "the exam centre's day is fixed by --today (tests only)");
     }
     state.sealer.check().context("cannot use the roster key")?;
     state.server_key.check().context("cannot use the server's signing key")?;

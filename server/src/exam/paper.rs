@@ -270,3 +270,234 @@ impl Paper {
         self.items.iter().find(|i| i.id == id)
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::exam::bank::{ChoiceId, ItemKind, Section, Translation};
+
+    /// `per` items of each (category, kind): ids `c{cat}-{kind}-{n}`; single items
+    /// have four choices with the last fixed ("none of these").
+    pub(crate) fn bank(categories: u32, per: u32) -> BankVersion {
+        let mut items = Vec::new();
+        for c in 1..=categories {
+            for kind in [ItemKind::TrueFalse, ItemKind::Single, ItemKind::Multiple] {
+                for n in 0..per {
+                    let (ids, correct): (&[&str], &[&str]) = match kind {
+                        ItemKind::TrueFalse => (&["T", "F"], &["T"]),
+                        ItemKind::Single => (&["A", "B", "C", "D"], &["B"]),
+                        ItemKind::Multiple => (&["A", "B", "C", "D", "E"], &["A", "C"]),
+                    };
+                    items.push(Item {
+                        id: format!("c{c:02}-{kind}-{n:04}"),
+                        category: c.to_string(),
+                        kind,
+                        points: 1,
+                        correct: correct.iter().map(|s| (*s).to_owned()).collect(),
+                        shuffle: n % 5 != 0,
+                        choices: ids
+                            .iter()
+                            .map(|id| ChoiceId { id: (*id).to_owned(), fixed: kind == ItemKind::Single && *id == "D" })
+                            .collect(),
+                        translations: BTreeMap::from([(
+                            "en".to_owned(),
+                            Translation {
+                                prompt: format!("question {n}"),
+                                choices: ids.iter().map(|id| ((*id).to_owned(), format!("choice {id}"))).collect(),
+                                media: vec![],
+                            },
+                        )]),
+                    });
+                }
+            }
+        }
+        BankVersion::new(items)
+    }
+
+    /// Subject One's shape: 40 true/false and 60 single over `categories` categories, mixed.
+    pub(crate) fn subject_one(categories: u32) -> ExamDef {
+        let mut sections = Vec::new();
+        for c in 1..=categories {
+            for (kind, total) in [(ItemKind::TrueFalse, 40), (ItemKind::Single, 60)] {
+                let k = total / categories + u32::from(c <= total % categories);
+                sections.push(Section {
+                    id: format!("c{c}-{kind}"),
+                    categories: vec![c.to_string()],
+                    kind: Some(kind),
+                    select: k,
+                    points: None,
+                    shuffle: true,
+                });
+            }
+        }
+        ExamDef {
+            id: "C1".into(),
+            name: "Subject One".into(),
+            minutes: 45,
+            pass_score: Some(90),
+            sections,
+            shuffle: true,
+        }
+    }
+
+    #[test]
+    fn the_random_stream_is_pinned() {
+        // Golden values: a change here changes every paper ever drawn.
+        let mut rng = PaperRng::new(42);
+        let first: Vec<u64> = (0..3).map(|_| rng.next_u64()).collect();
+        assert_eq!(first, GOLDEN_STREAM_42);
+        let mut rng = PaperRng::new(0);
+        let below: Vec<u64> = (0..8).map(|_| rng.below(10)).collect();
+        assert_eq!(below, GOLDEN_BELOW_0);
+    }
+
+    const GOLDEN_STREAM_42: [u64; 3] = [11377052593633695106, 498156589950874316, 5700699201740406606];
+    const GOLDEN_BELOW_0: [u64; 8] = [0, 7, 3, 0, 8, 6, 0, 3];
+
+    #[test]
+    fn a_paper_is_pinned_to_its_seed() {
+        let bank = bank(3, 6);
+        let exam = ExamDef {
+            id: "E".into(),
+            name: "E".into(),
+            minutes: 10,
+            pass_score: None,
+            sections: vec![
+                Section {
+                    id: "tf".into(),
+                    categories: vec!["1".into()],
+                    kind: Some(ItemKind::TrueFalse),
+                    select: 2,
+                    points: None,
+                    shuffle: false,
+                },
+                Section {
+                    id: "single".into(),
+                    categories: vec!["2".into(), "3".into()],
+                    kind: Some(ItemKind::Single),
+                    select: 2,
+                    points: None,
+                    shuffle: true,
+                },
+            ],
+            shuffle: false,
+        };
+        let paper = draw(&exam, &bank, 7).unwrap();
+        let got: Vec<(String, Vec<String>)> = paper.items.iter().map(|i| (i.id.clone(), i.choices.clone())).collect();
+        let want: Vec<(String, Vec<String>)> = GOLDEN_PAPER_7
+            .iter()
+            .map(|(id, cs)| ((*id).to_owned(), cs.iter().map(|c| (*c).to_owned()).collect()))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(paper.paper_sha256, GOLDEN_PAPER_7_SHA256);
+        assert_eq!(paper.paper_sha256, paper.compute_sha256());
+    }
+
+    const GOLDEN_PAPER_7: &[(&str, &[&str])] = &[
+        ("c01-true_false-0001", &["T", "F"]),
+        ("c01-true_false-0002", &["F", "T"]),
+        ("c02-single-0001", &["C", "B", "A", "D"]),
+        ("c03-single-0000", &["A", "B", "C", "D"]),
+    ];
+    const GOLDEN_PAPER_7_SHA256: &str = "d10641c86399adbfb8b449b7747675969b900b6b94e1138abe1922b5e9255672";
+
+    #[test]
+    fn a_short_bank_names_every_section_it_cannot_fill() {
+        let bank = bank(30, 1);
+        let err = draw(&subject_one(30), &bank, 1).unwrap_err();
+        let DrawError::NotEnoughItems { shortfalls, .. } = err else { panic!("{err}") };
+        // 40 true/false over 30 categories: 10 categories need 2; 60 single: every category needs 2.
+        assert_eq!(shortfalls.len(), 40);
+        assert!(shortfalls.iter().all(|s| s.have == 1 && s.need == 2));
+        assert_eq!(check(&subject_one(30), &bank).unwrap(), shortfalls);
+    }
+
+    #[test]
+    fn each_item_of_a_section_is_drawn_about_equally_often() {
+        // 10 items, 3 drawn, over 20,000 fixed seeds: each is expected 6,000 times.
+        let bank = bank(1, 10);
+        let exam = ExamDef {
+            id: "E".into(),
+            name: "E".into(),
+            minutes: 1,
+            pass_score: None,
+            sections: vec![Section {
+                id: "s".into(),
+                categories: vec!["1".into()],
+                kind: Some(ItemKind::Single),
+                select: 3,
+                points: None,
+                shuffle: true,
+            }],
+            shuffle: false,
+        };
+        let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+        let mut first: BTreeMap<String, u32> = BTreeMap::new();
+        let seeds = 20_000u64;
+        for seed in 0..seeds {
+            let paper = draw(&exam, &bank, seed).unwrap();
+            *first.entry(paper.items[0].id.clone()).or_default() += 1;
+            for i in &paper.items {
+                *counts.entry(i.id.clone()).or_default() += 1;
+            }
+        }
+        let chi2 = |counts: &BTreeMap<String, u32>, expected: f64| -> f64 {
+            counts.values().map(|&c| (f64::from(c) - expected).powi(2) / expected).sum()
+        };
+        assert_eq!(counts.len(), 10);
+        // 9 degrees of freedom: P(chi2 > 27.9) = 0.001. The seeds are fixed, so this never flakes.
+        assert!(chi2(&counts, 6_000.0) < 27.9, "{counts:?}");
+        assert!(chi2(&first, 2_000.0) < 27.9, "first place: {first:?}");
+    }
+
+    fn check_paper(exam: &ExamDef, bank: &BankVersion, paper: &Paper) {
+        let by_section: BTreeMap<&str, usize> = paper.items.iter().fold(BTreeMap::new(), |mut m, i| {
+            *m.entry(i.section.as_str()).or_default() += 1;
+            m
+        });
+        for s in &exam.sections {
+            assert_eq!(by_section.get(s.id.as_str()).copied().unwrap_or(0), s.select as usize, "section {}", s.id);
+        }
+        let ids: BTreeSet<&str> = paper.items.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids.len(), paper.items.len(), "an item drawn twice");
+        for drawn in &paper.items {
+            let item = bank.item(&drawn.id).expect("drawn from the bank");
+            let section = exam.sections.iter().find(|s| s.id == drawn.section).unwrap();
+            assert!(section.admits(item));
+            let mut shown = drawn.choices.clone();
+            shown.sort();
+            let mut own: Vec<String> = item.choices.iter().map(|c| c.id.clone()).collect();
+            own.sort();
+            assert_eq!(shown, own, "choices are a permutation");
+            for (place, c) in item.choices.iter().enumerate() {
+                if c.fixed || !item.shuffle {
+                    assert_eq!(drawn.choices[place], c.id, "fixed choice moved");
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn every_paper_has_exact_counts_distinct_items_and_permuted_choices(seed in any::<u64>()) {
+            let bank = bank(30, 4);
+            let exam = subject_one(30);
+            let paper = draw(&exam, &bank, seed).unwrap();
+            check_paper(&exam, &bank, &paper);
+            prop_assert_eq!(paper.items.len(), 100);
+            prop_assert_eq!(&draw(&exam, &bank, seed).unwrap(), &paper);
+        }
+
+        #[test]
+        fn below_stays_below(seed in any::<u64>(), n in 1u64..=u64::MAX) {
+            let mut rng = PaperRng::new(seed);
+            prop_assert!(rng.below(n) < n);
+        }
+    }
+}

@@ -126,3 +126,114 @@ pub fn score(exam: &ExamDef, bank: &BankVersion, paper: &Paper, answers: &Answer
     }
     Ok(Score { score: total, max_score, passed: exam.pass_score.map(|p| total >= p), answered, items })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exam::bank::Section;
+    use crate::exam::paper::{draw, tests::bank};
+
+    /// One section per kind, 2 items each; multiple-choice items score 2 here.
+    fn exam(pass_score: Option<u32>) -> ExamDef {
+        let section = |id: &str, kind, points| Section {
+            id: id.into(),
+            categories: vec!["1".into()],
+            kind: Some(kind),
+            select: 2,
+            points,
+            shuffle: true,
+        };
+        ExamDef {
+            id: "E".into(),
+            name: "E".into(),
+            minutes: 10,
+            pass_score,
+            sections: vec![
+                section("tf", ItemKind::TrueFalse, None),
+                section("single", ItemKind::Single, None),
+                section("multi", ItemKind::Multiple, Some(2)),
+            ],
+            shuffle: true,
+        }
+    }
+
+    fn answers_of(paper: &Paper, pick: impl Fn(ItemKind) -> Vec<&'static str>, bank: &BankVersion) -> Answers {
+        paper
+            .items
+            .iter()
+            .map(|i| (i.id.clone(), pick(bank.item(&i.id).unwrap().kind).into_iter().map(str::to_owned).collect()))
+            .filter(|(_, c): &(String, Vec<String>)| !c.is_empty())
+            .collect()
+    }
+
+    fn right(kind: ItemKind) -> Vec<&'static str> {
+        match kind {
+            ItemKind::TrueFalse => vec!["T"],
+            ItemKind::Single => vec!["B"],
+            ItemKind::Multiple => vec!["C", "A"],
+        }
+    }
+
+    #[test]
+    fn all_right_scores_the_maximum_and_passes() {
+        let (bank, exam) = (bank(1, 5), exam(Some(8)));
+        let paper = draw(&exam, &bank, 3).unwrap();
+        let s = score(&exam, &bank, &paper, &answers_of(&paper, right, &bank)).unwrap();
+        assert_eq!((s.score, s.max_score, s.passed, s.answered), (8, 8, Some(true), 6));
+        assert!(s.items.iter().all(|i| i.right && i.points == i.max_points));
+    }
+
+    #[test]
+    fn each_kind_scores_only_its_exact_answer() {
+        let (bank, exam) = (bank(1, 5), exam(Some(8)));
+        let paper = draw(&exam, &bank, 3).unwrap();
+        let cases: [(&str, fn(ItemKind) -> Vec<&'static str>, u32); 5] = [
+            (
+                "wrong everywhere",
+                |k| match k {
+                    ItemKind::TrueFalse => vec!["F"],
+                    ItemKind::Single => vec!["A"],
+                    ItemKind::Multiple => vec!["B", "D"],
+                },
+                0,
+            ),
+            ("multiple: a subset of the right set", |k| if k == ItemKind::Multiple { vec!["A"] } else { right(k) }, 4),
+            ("multiple: a superset", |k| if k == ItemKind::Multiple { vec!["A", "C", "E"] } else { right(k) }, 4),
+            ("nothing answered", |_| vec![], 0),
+            ("only true/false right", |k| if k == ItemKind::TrueFalse { right(k) } else { vec![] }, 2),
+        ];
+        for (what, pick, want) in cases {
+            let s = score(&exam, &bank, &paper, &answers_of(&paper, pick, &bank)).unwrap();
+            assert_eq!(s.score, want, "{what}");
+            assert_eq!(s.max_score, 8, "{what}");
+            assert_eq!(s.passed, Some(want >= 8), "{what}");
+        }
+    }
+
+    #[test]
+    fn no_pass_score_gives_no_verdict() {
+        let (bank, exam) = (bank(1, 5), exam(None));
+        let paper = draw(&exam, &bank, 3).unwrap();
+        assert_eq!(score(&exam, &bank, &paper, &Answers::new()).unwrap().passed, None);
+    }
+
+    #[test]
+    fn answers_that_do_not_fit_the_paper_are_errors() {
+        let (bank, exam) = (bank(1, 5), exam(None));
+        let paper = draw(&exam, &bank, 3).unwrap();
+        let on_paper: BTreeSet<&str> = paper.items.iter().map(|i| i.id.as_str()).collect();
+        let absent = bank.items.iter().find(|i| !on_paper.contains(i.id.as_str())).unwrap().id.clone();
+        let tf = paper.items.iter().find(|i| i.section == "tf").unwrap().id.clone();
+        let multi = paper.items.iter().find(|i| i.section == "multi").unwrap().id.clone();
+        let one = |item: &str, choices: &[&str]| -> Answers {
+            Answers::from([(item.to_owned(), choices.iter().map(|c| (*c).to_owned()).collect())])
+        };
+        let err = |a: Answers| score(&exam, &bank, &paper, &a).unwrap_err();
+        assert_eq!(err(one(&absent, &["T"])), ScoreError::NotOnPaper(absent.clone()));
+        assert!(matches!(err(one(&tf, &["A"])), ScoreError::NoSuchChoice { .. }));
+        assert!(matches!(err(one(&tf, &["T", "F"])), ScoreError::TooManyChoices { given: 2, .. }));
+        assert!(matches!(err(one(&multi, &["A", "A"])), ScoreError::RepeatedChoice { .. }));
+        let other_bank = crate::exam::paper::tests::bank(1, 6);
+        assert!(matches!(score(&exam, &other_bank, &paper, &Answers::new()), Err(ScoreError::WrongBank { .. })));
+    }
+}

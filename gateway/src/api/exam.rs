@@ -52,8 +52,9 @@ impl IntoResponse for ExamApiError {
                 ExamError::NoMedia(_) => (StatusCode::NOT_FOUND, "not_found", false),
                 ExamError::BadChoices(_) => (StatusCode::BAD_REQUEST, "bad_request", false),
                 ExamError::PastDeadline => (StatusCode::GONE, "deadline_passed", false),
-                ExamError::Outbox(_) => (StatusCode::SERVICE_UNAVAILABLE, "outbox", true),
-                ExamError::Store(_) | ExamError::Package(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", true),
+                ExamError::Store(_) | ExamError::Package(_) | ExamError::Io { .. } => {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "internal", true)
+                }
             },
         };
         if status.is_server_error() {

@@ -12,8 +12,10 @@
 //!
 //! [`Exam`] is what the page API (`api/exam.rs`) and the task share. Its
 //! methods block (SQLite with fsync): call them from `spawn_blocking`.
-//! Everything lives in `exam/` of the enrolment's directory: `exam.sqlite`,
-//! `papers/<paper_id>/` (the unpacked package), `papers/<paper_id>.tar.part`.
+//! The store's tables live in the enrolment's `outbox.db`, so an answer and
+//! its outbox item commit in one transaction; the package lives in `exam/`
+//! of the enrolment's directory (0700): `papers/<paper_id>/` (unpacked) and
+//! `papers/<paper_id>.tar.part` (the download).
 //!
 //! Times are milliseconds since the epoch on the server's clock, estimated as
 //! the agent's clock plus the offset measured when the manifest was fetched;
@@ -39,7 +41,7 @@ use tokio::sync::Notify;
 
 use crate::link::client::LinkClient;
 use crate::link::outbox::Outbox;
-use store::{Change, ChangeKind, ExamStore, NewPaper, PaperRecord, StoreError, SubmitReason};
+use store::{Change, ChangeKind, ExamStore, NewPaper, Outgoing, PaperRecord, StoreError, SubmitReason};
 
 /// The folder of the exam inside the enrolment's directory.
 pub const EXAM_DIR: &str = "exam";
@@ -61,8 +63,8 @@ pub enum ExamError {
     PastDeadline,
     #[error("no media file {0:?} in this paper")]
     NoMedia(String),
-    #[error("the answer is saved at the seat but could not be queued for the server: {0}")]
-    Outbox(String),
+    #[error("the exam directory {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -88,8 +90,6 @@ impl Loaded {
 struct Inner {
     store: ExamStore,
     paper: Option<Loaded>,
-    /// Changes of the current paper in the outbox but not yet marked so in the store.
-    queued: Vec<u64>,
 }
 
 /// The download's progress, for `GET /v1/exam`.
@@ -177,10 +177,6 @@ impl std::fmt::Debug for Exam {
     }
 }
 
-fn change_key(c: &Change) -> String {
-    format!("exam-{}-{}", c.paper_id, c.seq)
-}
-
 /// Reads `paper.json` of an unpacked paper and indexes its items.
 fn load_doc(dir: &Path, manifest: &PaperManifest) -> Result<Loaded, String> {
     let path = dir.join(PACKAGE_PAPER);
@@ -220,7 +216,13 @@ impl Exam {
         emit: impl Fn(Event) + Send + Sync + 'static,
     ) -> Result<Exam, ExamError> {
         let dir = link_dir.join(EXAM_DIR);
-        let mut store = ExamStore::open(&dir)?;
+        {
+            use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+            let io = |source| ExamError::Io { path: dir.clone(), source };
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(io)?;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+        }
+        let mut store = ExamStore::open(outbox.path())?;
         let mut paper = None;
         if let Some(record) = store.current()? {
             match serde_json::from_str::<PaperManifest>(&record.manifest) {
@@ -246,7 +248,7 @@ impl Exam {
             dir,
             server,
             outbox,
-            inner: Mutex::new(Inner { store, paper, queued: Vec::new() }),
+            inner: Mutex::new(Inner { store, paper }),
             emit: Box::new(emit),
             download: Mutex::new(None),
             wake: Notify::new(),
@@ -443,73 +445,13 @@ impl Exam {
             return Err(ExamError::PastDeadline);
         }
         let paper_id = p.record.paper_id.clone();
+        let (booking, exam_id) = (p.record.booking_number.clone(), p.manifest.exam.id.clone());
         if p.record.started_at.is_none() {
             p.record.started_at = Some(at);
             inner.store.start(&paper_id, at)?;
         }
-        let marks = std::mem::take(&mut inner.queued);
-        let change = match inner.store.save_answer(&paper_id, item, &choices, at, &marks) {
-            Ok(c) => c,
-            Err(e) => {
-                inner.queued = marks;
-                return Err(e.into());
-            }
-        };
-        self.queue(&mut inner, &change)?;
+        let change = inner.store.save_answer(&paper_id, item, &choices, at, |c| outgoing(&booking, &exam_id, c))?;
         Ok(Saved { item: item.to_owned(), choices, seq: change.seq, saved_at: at })
-    }
-
-    /// Puts a stored change in the outbox (ignored there if it is in already).
-    fn queue(&self, inner: &mut Inner, change: &Change) -> Result<(), ExamError> {
-        let Some(p) = inner.paper.as_ref().filter(|p| p.record.paper_id == change.paper_id) else {
-            return Ok(());
-        };
-        let body = delivery(&p.record, &p.manifest, change);
-        let kind = match change.what {
-            ChangeKind::Answer { .. } => "exam_answer",
-            ChangeKind::Submit { .. } => "exam_submit",
-        };
-        self.outbox
-            .enqueue_keyed(&change_key(change), kind, &body, crate::link::now_ms())
-            .map_err(|e| ExamError::Outbox(e.to_string()))?;
-        inner.queued.push(change.seq);
-        Ok(())
-    }
-
-    /// Queues every stored change not known to be in the outbox (after a kill
-    /// between the two writes); how many there were.
-    pub fn repair(&self) -> Result<usize, ExamError> {
-        let mut inner = self.lock();
-        let pending = inner.store.unqueued()?;
-        let current = inner.paper.as_ref().map(|p| p.record.paper_id.clone());
-        let mut done: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-        for change in &pending {
-            if Some(&change.paper_id) == current.as_ref() {
-                if inner.queued.contains(&change.seq) {
-                    continue;
-                }
-                self.queue(&mut inner, change)?;
-                inner.queued.pop();
-            } else {
-                // An earlier paper's change: its manifest is still in the store.
-                let Some(record) = inner.store.paper(&change.paper_id)? else { continue };
-                let Ok(manifest) = serde_json::from_str::<PaperManifest>(&record.manifest) else { continue };
-                let body = delivery(&record, &manifest, change);
-                let kind = if matches!(change.what, ChangeKind::Submit { .. }) { "exam_submit" } else { "exam_answer" };
-                self.outbox
-                    .enqueue_keyed(&change_key(change), kind, &body, crate::link::now_ms())
-                    .map_err(|e| ExamError::Outbox(e.to_string()))?;
-            }
-            done.entry(change.paper_id.clone()).or_default().push(change.seq);
-        }
-        for (paper, seqs) in &done {
-            inner.store.mark_queued(paper, seqs)?;
-        }
-        let n = pending.len();
-        let marked: BTreeSet<u64> =
-            done.get(current.as_deref().unwrap_or_default()).into_iter().flatten().copied().collect();
-        inner.queued.retain(|s| !marked.contains(s));
-        Ok(n)
     }
 
     pub fn flag(&self, item: &str, flagged: bool) -> Result<(), ExamError> {
@@ -544,23 +486,15 @@ impl Exam {
             return Ok(Submitted { submitted_at: s.at, reason: s.reason, result: result.and_then(|r| r.result) });
         }
         let (id, at) = (p.record.paper_id.clone(), p.server_now(now));
-        let marks = std::mem::take(&mut inner.queued);
-        let change = match inner.store.submit(&id, reason, at, &marks) {
-            Ok(c) => c,
-            Err(e) => {
-                inner.queued = marks;
-                return Err(e.into());
-            }
-        };
+        let (booking, exam_id) = (p.record.booking_number.clone(), p.manifest.exam.id.clone());
+        let change = inner.store.submit(&id, reason, at, |c| outgoing(&booking, &exam_id, c))?;
         if let Some(p) = inner.paper.as_mut() {
             p.record.submitted = Some(store::Submission { at, reason, seq: change.seq });
         }
-        let queued = self.queue(&mut inner, &change);
         drop(inner);
         tracing::info!(paper = %id, reason = reason.as_str(), "paper submitted");
         (self.emit)(Event::ExamSubmitted { timestamp: Timestamp::now(), paper_id: id, submitted_at: at, reason });
         self.wake.notify_one();
-        queued?;
         Ok(Submitted { submitted_at: at, reason, result: None })
     }
 
@@ -592,10 +526,6 @@ impl Exam {
     pub fn accept_manifest(&self, m: &PaperManifest, server_offset_ms: i64, now: i64) -> Result<bool, ExamError> {
         let mut inner = self.lock();
         let fresh = inner.paper.as_ref().is_none_or(|p| p.record.paper_id != m.paper_id);
-        if fresh && let Some(old) = inner.paper.as_ref().map(|p| p.record.paper_id.clone()) {
-            let marks = std::mem::take(&mut inner.queued);
-            inner.store.mark_queued(&old, &marks)?;
-        }
         let text = serde_json::to_string(m).expect("a manifest serialises");
         let new = NewPaper {
             paper_id: m.paper_id.clone(),
@@ -627,7 +557,7 @@ impl Exam {
     }
 
     /// Where the package of `paper_id` is downloaded to.
-    pub(crate) fn partial(&self, paper_id: &str) -> package::Partial {
+    pub fn partial(&self, paper_id: &str) -> package::Partial {
         package::Partial::new(self.papers_dir().join(format!("{paper_id}.tar.part")))
     }
 
@@ -723,27 +653,33 @@ impl Exam {
     }
 }
 
-/// The outbox item of a change: the same bytes every time it is made.
-fn delivery(record: &PaperRecord, manifest: &PaperManifest, c: &Change) -> Vec<u8> {
-    let item = match &c.what {
-        ChangeKind::Answer { item, choices } => DeliveryItem::ExamAnswer {
-            booking_number: record.booking_number.clone(),
-            paper_id: c.paper_id.clone(),
-            item: item.clone(),
-            choices: choices.clone(),
-            seq: c.seq,
-            answered_at: Timestamp::from_unix_millis(c.at),
-        },
-        ChangeKind::Submit { reason } => DeliveryItem::ExamSubmit {
-            booking_number: record.booking_number.clone(),
-            paper_id: c.paper_id.clone(),
-            seq: c.seq,
-            reason: *reason,
-        },
+/// The outbox item of a change, under the key `exam-<paper>-<seq>`.
+fn outgoing(booking_number: &str, exam_id: &str, c: &Change) -> Outgoing {
+    let (item, kind) = match &c.what {
+        ChangeKind::Answer { item, choices } => (
+            DeliveryItem::ExamAnswer {
+                booking_number: booking_number.to_owned(),
+                paper_id: c.paper_id.clone(),
+                item: item.clone(),
+                choices: choices.clone(),
+                seq: c.seq,
+                answered_at: Timestamp::from_unix_millis(c.at),
+            },
+            "exam_answer",
+        ),
+        ChangeKind::Submit { reason } => (
+            DeliveryItem::ExamSubmit {
+                booking_number: booking_number.to_owned(),
+                paper_id: c.paper_id.clone(),
+                seq: c.seq,
+                reason: *reason,
+            },
+            "exam_submit",
+        ),
     };
-    let d =
-        Delivery { seat: None, exam: manifest.exam.id.clone(), created_at: Timestamp::from_unix_millis(c.at), item };
-    serde_json::to_vec(&d).expect("a delivery serialises")
+    let d = Delivery { seat: None, exam: exam_id.to_owned(), created_at: Timestamp::from_unix_millis(c.at), item };
+    let body = serde_json::to_vec(&d).expect("a delivery serialises");
+    Outgoing { key: format!("exam-{}-{}", c.paper_id, c.seq), kind, body }
 }
 
 /// A media type by file extension, for files paper.json does not describe.

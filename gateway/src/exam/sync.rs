@@ -136,11 +136,6 @@ async fn download(exam: &Arc<Exam>, client: &LinkClient, m: &PaperManifest) -> R
 
 /// One look at where the exam stands; how long to wait before the next.
 async fn step(exam: &Arc<Exam>, client: &LinkClient) -> Result<Duration, SyncError> {
-    let e = Arc::clone(exam);
-    let repaired = blocking(move || e.repair()).await?;
-    if repaired > 0 {
-        tracing::info!(changes = repaired, "exam changes queued for the server after a restart");
-    }
     let have = exam.current();
     if have.is_none() || exam.recheck.swap(false, Ordering::SeqCst) {
         match fetch_manifest(exam, client).await {

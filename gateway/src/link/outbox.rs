@@ -15,6 +15,9 @@ use super::LinkError;
 
 pub const OUTBOX_FILE: &str = "outbox.db";
 
+const INSERT_KEYED: &str = "INSERT INTO outbox (idempotency_key, kind, body, created_at, next_attempt_at) \
+     VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (idempotency_key) DO NOTHING";
+
 /// One item waiting for the server.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Item {
@@ -156,15 +159,26 @@ impl Outbox {
     /// queueing but before forgetting its own copy queues it again harmlessly.
     /// Returns whether the item was new.
     pub fn enqueue_keyed(&self, key: &str, kind: &str, body: &[u8], now: i64) -> Result<bool, LinkError> {
-        let added = self
-            .lock()
-            .execute(
-                "INSERT INTO outbox (idempotency_key, kind, body, created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?4) \
-                 ON CONFLICT (idempotency_key) DO NOTHING",
-                params![key, kind, body, now],
-            )
-            .map_err(db)?;
+        let added = self.lock().execute(INSERT_KEYED, params![key, kind, body, now]).map_err(db)?;
         Ok(added == 1)
+    }
+
+    /// [`enqueue_keyed`](Self::enqueue_keyed) inside `tx`, a transaction on this
+    /// outbox's file ([`Outbox::path`]) of a producer that keeps its own tables
+    /// there: its change and the item commit together, or neither does.
+    pub fn insert_keyed(
+        tx: &rusqlite::Transaction<'_>,
+        key: &str,
+        kind: &str,
+        body: &[u8],
+        now: i64,
+    ) -> Result<bool, rusqlite::Error> {
+        Ok(tx.execute(INSERT_KEYED, params![key, kind, body, now])? == 1)
+    }
+
+    /// The outbox's SQLite file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The value counter `name` will give next.

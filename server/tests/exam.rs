@@ -194,7 +194,11 @@ async fn recomputed(h: &Harness, paper_id: &str, answers: &[(&str, &str)]) -> sc
     score::score(&paper.exam().unwrap(), &bank, &paper.paper().unwrap(), &answers).unwrap()
 }
 
-both_databases!(a_whole_attempt_from_admission_to_result, refusals_the_deadline_closer_and_a_restart);
+both_databases!(
+    a_whole_attempt_from_admission_to_result,
+    refusals_the_deadline_closer_and_a_restart,
+    a_spare_pc_continues_and_a_backup_keeps_the_attempt,
+);
 
 async fn a_whole_attempt_from_admission_to_result(db: TestDb) {
     let h = centre(db).await;
@@ -369,4 +373,45 @@ async fn refusals_the_deadline_closer_and_a_restart(db: TestDb) {
     let again = examgate_server::exam::deadline::close_overdue(&state, due).await.unwrap();
     assert!(again.iter().all(|p| p.paper_id != pb.paper_id));
     refused(&deliver(&h, &s2, "b2", &answer(B, &pb.paper_id, &qb.id, &["A"], 2)).await, "paper_closed");
+}
+
+async fn a_spare_pc_continues_and_a_backup_keeps_the_attempt(db: TestDb) {
+    let h = centre(db).await;
+    let console = h.console().await;
+    import_bank(&h).await;
+    import_roster(&h, &[(A, "ar")]).await;
+    let frozen = seat(&h, &console, "1", 1).await;
+    admit(&h, &console, &frozen, A).await;
+    let paper = h.db.store.paper_of_booking(A).await.unwrap().unwrap();
+    let q = paper.drawn_items().unwrap();
+    let r = deliver(&h, &frozen, "f-1", &answer(A, &paper.paper_id, &q[0].id, &["C"], 1)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+
+    // The frozen PC's seat goes to a spare: it fetches the same paper and what the server holds, and goes on.
+    let spare = TestAgent::new("02:00:00:00:01:99", "10.0.1.99");
+    assert!(h.send(spare.enrol_request()).await.status.is_success());
+    let r = h.post("/api/v1/seats/1/rebind", &console, json!({"key_id": spare.key_id})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let manifest: PaperManifest = serde_json::from_slice(&get(&h, &spare, exam_paths::PAPER).await.body).unwrap();
+    assert_eq!((manifest.paper_id.as_str(), manifest.deadline), (paper.paper_id.as_str(), paper.deadline));
+    assert_eq!(manifest.language, "ar");
+    let held = get(&h, &spare, exam_paths::ANSWERS).await.json();
+    assert_eq!(held, json!({ q[0].id.clone(): {"choices": ["C"], "seq": 1} }));
+    let r = deliver(&h, &spare, "s-2", &answer(A, &paper.paper_id, &q[1].id, &["B"], 2)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let r = deliver(&h, &frozen, "f-3", &answer(A, &paper.paper_id, &q[2].id, &["B"], 3)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "the frozen PC no longer speaks for the seat: {}", r.text());
+
+    // A backup restored into a fresh database holds the paper and every answer.
+    let file = h.db.dir.path().join("centre.backup");
+    examgate_server::backup::backup(h.db.store.as_ref(), &h.state.snapshots, &file).await.unwrap();
+    let other = h.db.fresh_like().await;
+    let files = examgate_server::snapshots::SnapshotFiles::new(other.dir.path().join("snapshots"));
+    examgate_server::backup::restore(other.store.as_ref(), &files, &file).await.unwrap();
+    assert_eq!(other.store.paper(&paper.paper_id).await.unwrap().unwrap(), paper);
+    assert_eq!(
+        other.store.held_answers(&paper.paper_id).await.unwrap(),
+        h.db.store.held_answers(&paper.paper_id).await.unwrap()
+    );
+    assert_eq!(other.store.exposure().await.unwrap(), h.db.store.exposure().await.unwrap());
 }

@@ -315,8 +315,8 @@ pub(crate) async fn deliver(
                 grace_ms,
             };
             match state.store.record_answer(answer, now_ms()).await? {
-                AnswerOutcome::Stored { received_at, paper, .. } => {
-                    state.hub.notify(progress_event(&paper, 0));
+                AnswerOutcome::Stored { received_at, paper, answered, .. } => {
+                    state.hub.notify(progress_event(&paper, answered));
                     Ok(receipt(StatusCode::CREATED, idempotency_key, Stored::New, received_at))
                 }
                 AnswerOutcome::Duplicate { received_at } => {

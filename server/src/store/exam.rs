@@ -172,7 +172,7 @@ pub struct NewExamAnswer {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AnswerOutcome {
     /// Stored now; `applied` when it became the held answer (a higher seq may already be held).
-    Stored { received_at: i64, applied: bool, paper: Box<PaperRow> },
+    Stored { received_at: i64, applied: bool, answered: u32, paper: Box<PaperRow> },
     /// The same idempotency key with the same body: stored before.
     Duplicate { received_at: i64 },
     /// The same idempotency key with another body: nothing stored.
@@ -681,8 +681,15 @@ macro_rules! exam_store {
                     );
                     append(&mut tx, &entry(&actor, Action::ExamAnswer, subject(&a.booking_number), detail), now)
                         .await?;
+                    let answered: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM exam_answers WHERE paper_id = $1 AND choices <> '[]'",
+                    )
+                    .bind(&a.paper_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
                     tx.commit().await?;
-                    Ok(AnswerOutcome::Stored { received_at: now, applied, paper: Box::new(paper) })
+                    let (answered, paper) = (count(answered), Box::new(paper));
+                    Ok(AnswerOutcome::Stored { received_at: now, applied, answered, paper })
                 }
 
                 async fn close_paper(

@@ -26,7 +26,9 @@ pub struct Centre {
     pub base: String,
     pub pin: String,
     http: reqwest::Client,
-    _server: Child,
+    server: Child,
+    port: u16,
+    extra: Vec<String>,
 }
 
 /// `--data-dir DIR [--database URL]`: SQLite in the data directory when `database` is `None`.
@@ -75,9 +77,15 @@ pub fn add_users_at(data: &Path, database: Option<&str>) {
 /// `examgate-server serve` on 127.0.0.1:`port`, its stdout drained; the child and the
 /// certificate pin it printed.
 pub async fn start_server(data: &Path, database: Option<&str>, port: u16) -> (Child, String) {
+    start_server_with(data, database, port, &[]).await
+}
+
+/// [`start_server`] with more arguments for `serve` (`--config FILE`).
+pub async fn start_server_with(data: &Path, database: Option<&str>, port: u16, extra: &[String]) -> (Child, String) {
     let mut server = Command::new(artifact("examgate-server"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--today", &today()])
         .args(place(data, database))
+        .args(extra)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -123,10 +131,28 @@ pub async fn log_in_both(http: &reqwest::Client, base: &str) -> String {
 impl Centre {
     /// The server on an existing data directory.
     pub async fn serve(data: &Path) -> Centre {
+        Centre::serve_with(data, &[]).await
+    }
+
+    /// The server with more arguments for `serve` (`--config FILE`).
+    pub async fn serve_with(data: &Path, extra: &[&str]) -> Centre {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let (server, pin) = start_server(data, None, port).await;
+        let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
+        let (server, pin) = start_server_with(data, None, port, &extra).await;
         let http = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
-        Centre { data: data.to_owned(), base: format!("https://127.0.0.1:{port}"), pin, http, _server: server }
+        Centre { data: data.to_owned(), base: format!("https://127.0.0.1:{port}"), pin, http, server, port, extra }
+    }
+
+    /// Kills the server with SIGKILL (a crash) and waits until it is gone.
+    pub async fn kill(&mut self) {
+        self.server.kill().await.expect("kill examgate-server");
+    }
+
+    /// Starts the server again on the same port and data (its certificate, so its pin, stays).
+    pub async fn restart(&mut self) {
+        let (server, pin) = start_server_with(&self.data, None, self.port, &self.extra).await;
+        assert_eq!(pin, self.pin, "the restarted server keeps its certificate");
+        self.server = server;
     }
 
     /// The console with the examiner and the invigilator logged in.

@@ -94,7 +94,7 @@ mod tests {
     fn a_missing_in_process_plugin_fails_its_discovery_with_one_line_naming_the_file() {
         let selector = "plugin:/nonexistent/libnothing.so?isolation=in-process".parse().unwrap();
         let driver = open(&selector, &HostOptions::default()).expect("a plugin selector opens; loading comes later");
-        let err = driver.factory.discover().err().expect("must fail").to_string();
+        let err = driver.factory.discover().expect_err("must fail").to_string();
         assert!(err.starts_with("driver error: plugin libnothing.so: cannot load"), "{err}");
         let plugin = driver.plugin.expect("a plugin source");
         let crate::devices::LoadState::Failed(failure) = plugin.state() else { panic!("{:?}", plugin.state()) };

@@ -1,6 +1,7 @@
 //! `examgate-sim bank`: the package is a well-formed QTI 3.0 content package whose manifest
 //! and files agree, whose items answer with their own choices in all twelve languages and
-//! scripts, whose exams can be drawn, and which the same seed makes byte for byte again.
+//! scripts, whose exams can be drawn and give every item its category, and which the same
+//! seed makes byte for byte again.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -280,7 +281,7 @@ fn the_manifest_lists_every_file_of_the_package_and_nothing_else() {
     }
     let on_disk: BTreeSet<String> = files.keys().filter(|p| *p != "imsmanifest.xml").cloned().collect();
     assert_eq!(listed, on_disk);
-    assert_eq!(types["imsqti_test_xmlv3p0"], 2);
+    assert_eq!(types["imsqti_test_xmlv3p0"], 3);
     assert_eq!(types["imsqti_item_xmlv3p0"], DEFAULT_ITEMS as usize * LANGUAGES.len());
 
     // Pictures are PNGs that decode.
@@ -349,17 +350,21 @@ fn every_item_answers_with_its_own_choices_in_all_twelve_languages_and_scripts()
 }
 
 #[test]
-fn the_two_exams_are_tests_whose_sections_the_bank_can_fill() {
+fn the_exams_are_tests_whose_sections_the_bank_can_fill_and_that_reference_every_item() {
     let files = written_bank();
     let mut item_kind: HashMap<String, (String, usize)> = HashMap::new();
     for (path, bytes) in files.iter().filter(|(p, _)| p.ends_with(".zh-CN.xml")) {
         let item = read_item(path, std::str::from_utf8(bytes).unwrap());
         item_kind.insert(path.clone(), (item.cardinality, item.choices.len()));
     }
-    for (file, id, questions, seconds, weight) in [
-        ("c1-subject-one.xml", "c1-subject-one", 100, 2700, None),
-        ("subject-four.xml", "subject-four", 50, 1800, Some("2")),
-    ] {
+    let exams = [
+        ("c1-subject-one.xml", "c1-subject-one", 100, 2700, None, Some("90")),
+        ("subject-four.xml", "subject-four", 50, 1800, Some("2"), Some("90")),
+        ("practice.xml", "practice", 90, 3600, None, None),
+    ];
+    // The importer gives an item its category from a test's item ref, so every item needs one.
+    let mut referenced = BTreeSet::new();
+    for (file, id, questions, seconds, weight, pass) in exams {
         let test = parse(file, &text(files, file));
         assert_eq!(
             (test.name.as_str(), test.attr("identifier"), test.attr("xmlns")),
@@ -367,7 +372,9 @@ fn the_two_exams_are_tests_whose_sections_the_bank_can_fill() {
         );
         assert_eq!(test.one("qti-time-limits").attr("max-time"), seconds.to_string());
         let score = test.find("qti-outcome-declaration").into_iter().find(|o| o.attr("identifier") == "SCORE").unwrap();
-        assert_eq!((score.attr("mastery-value"), score.attr("normal-maximum")), ("90", "100"));
+        let max = (questions * weight.map_or(1, |w| w.parse::<usize>().unwrap())).to_string();
+        let mastery = score.attrs.get("mastery-value").map(String::as_str);
+        assert_eq!((mastery, score.attr("normal-maximum")), (pass, max.as_str()), "{file}");
         let top = test.one("qti-test-part").children.iter().find(|c| c.name == "qti-assessment-section").unwrap();
         assert_eq!(top.one("qti-ordering").attr("shuffle"), "true");
         let sections: Vec<&El> = top.children.iter().filter(|c| c.name == "qti-assessment-section").collect();
@@ -391,6 +398,7 @@ fn the_two_exams_are_tests_whose_sections_the_bank_can_fill() {
                 section.attr("identifier")
             );
             for r in refs {
+                referenced.insert(r.attr("href").to_owned());
                 assert!(r.attr("href").starts_with(&format!("items/{}/{}.", r.attr("category"), r.attr("identifier"))));
                 let w: Vec<&str> = r.find("qti-weight").iter().map(|w| w.attr("value")).collect();
                 assert_eq!(w.first().copied(), weight, "{file} {}", r.attr("identifier"));
@@ -401,6 +409,8 @@ fn the_two_exams_are_tests_whose_sections_the_bank_can_fill() {
             sections.iter().flat_map(|s| s.find("qti-assessment-item-ref")).map(|r| r.attr("category")).collect();
         assert!(categories.len() >= 20, "{file} draws from {} categories", categories.len());
     }
+    let items: BTreeSet<String> = item_kind.into_keys().collect();
+    assert_eq!(referenced, items, "every item is referenced by a test");
 }
 
 #[test]

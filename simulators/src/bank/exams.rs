@@ -1,5 +1,5 @@
-//! The two exam definitions the package carries, and how each spreads its questions of a
-//! kind over the 30 categories in fixed proportions.
+//! The exam definitions the package carries, and how each spreads its questions of a kind
+//! over the 30 categories in fixed proportions.
 
 use super::content::{CATEGORIES, Category};
 use super::items::Kind;
@@ -11,8 +11,8 @@ pub struct ExamSpec {
     pub id: &'static str,
     pub title: &'static str,
     pub minutes: u32,
-    /// Points needed to pass (of `questions() * weight`).
-    pub pass: u32,
+    /// Points needed to pass (of `questions() * weight`); a practice test has none.
+    pub pass: Option<u32>,
     /// Points each question is worth (`qti-weight` W when not 1).
     pub weight: u32,
     pub per_kind: &'static [(Kind, u32)],
@@ -32,13 +32,15 @@ impl ExamSpec {
 
 /// The seeds' model: C1 Subject One, 100 questions (40 true/false, 60 single choice) in 45
 /// minutes, pass at 90; Subject Four, 50 with multiple choice in 30 minutes, 2 points each,
-/// pass at 90 of 100.
-pub const EXAMS: [ExamSpec; 2] = [
+/// pass at 90 of 100. And a practice test, one question of each kind from every category
+/// with no pass mark: a QTI item has its category only from a test's item ref, so every
+/// item must be in some test, and the two exams leave most multiple choice items out.
+pub const EXAMS: [ExamSpec; 3] = [
     ExamSpec {
         id: "c1-subject-one",
         title: "C1 Subject One",
         minutes: 45,
-        pass: 90,
+        pass: Some(90),
         weight: 1,
         per_kind: &[(Kind::TrueFalse, 40), (Kind::Single, 60)],
     },
@@ -46,9 +48,17 @@ pub const EXAMS: [ExamSpec; 2] = [
         id: "subject-four",
         title: "Subject Four",
         minutes: 30,
-        pass: 90,
+        pass: Some(90),
         weight: 2,
         per_kind: &[(Kind::TrueFalse, 20), (Kind::Single, 20), (Kind::Multiple, 10)],
+    },
+    ExamSpec {
+        id: "practice",
+        title: "Practice: every category and kind",
+        minutes: 60,
+        pass: None,
+        weight: 1,
+        per_kind: &[(Kind::TrueFalse, 30), (Kind::Single, 30), (Kind::Multiple, 30)],
     },
 ];
 
@@ -89,6 +99,10 @@ mod tests {
         }
         assert_eq!(EXAMS[0].questions(), 100);
         assert_eq!(EXAMS[1].questions() * EXAMS[1].weight, 100);
+        // The practice test asks one of each kind in every category.
+        for (kind, _) in EXAMS[2].per_kind {
+            assert_eq!(EXAMS[2].spread(*kind), [1; CATEGORIES]);
+        }
     }
 
     #[test]

@@ -10,9 +10,11 @@
 //!   (`xml:lang` zh-CN en fr de ru es ar ja ko mn-Mong ug kk-Arab), all with the same
 //!   identifier, choice identifiers and correct response; `items/C01/C01-0003.png` its
 //!   picture, beside it (`<img src="C01-0003.png">`).
-//! - `c1-subject-one.xml`, `subject-four.xml`: the exams as `qti-assessment-test`s, one
-//!   section per (category, kind) with `qti-selection select=k` and refs to all of its items;
-//!   the ref's `category` (`C01`..`C30`) is the item's category.
+//! - `c1-subject-one.xml`, `subject-four.xml`, `practice.xml`: the exams as
+//!   `qti-assessment-test`s, one section per (category, kind) with `qti-selection select=k`
+//!   and refs to all of its items; the ref's `category` (`C01`..`C30`) is the item's category.
+//!   The practice test (one of each kind from every category, no pass mark) references the
+//!   items the two exams leave out, so that every item has its category.
 //!
 //! Items: true/false is a choice interaction with the two choices `T` and `F`; single choice
 //! has `A`..`D` and one right; multiple choice `A`..`D` with `cardinality="multiple"`,

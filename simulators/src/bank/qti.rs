@@ -1,5 +1,5 @@
 //! The package's XML, written by hand in QTI 3.0's vocabulary: an item per language
-//! (`qti-assessment-item`), the two exams (`qti-assessment-test`) and the IMS content
+//! (`qti-assessment-item`), the exams (`qti-assessment-test`) and the IMS content
 //! package manifest. No DTD, no entities beyond the five predefined ones.
 
 use std::fmt::Write;
@@ -130,17 +130,19 @@ pub fn test_xml(exam: &ExamSpec, sections: &[SectionRefs<'_>], primary: &Texts) 
         exam.id,
         escape(exam.title)
     );
+    let mastery = exam.pass.map_or_else(String::new, |p| format!(" mastery-value=\"{p}\""));
     let _ = writeln!(
         x,
         "  <qti-outcome-declaration identifier=\"SCORE\" cardinality=\"single\" base-type=\"float\" \
-         normal-minimum=\"0\" normal-maximum=\"{max}\" mastery-value=\"{}\">",
-        exam.pass
+         normal-minimum=\"0\" normal-maximum=\"{max}\"{mastery}>"
     );
     x.push_str("    <qti-default-value>\n      <qti-value>0</qti-value>\n    </qti-default-value>\n");
     x.push_str("  </qti-outcome-declaration>\n");
-    x.push_str("  <qti-outcome-declaration identifier=\"PASS\" cardinality=\"single\" base-type=\"boolean\">\n");
-    x.push_str("    <qti-default-value>\n      <qti-value>false</qti-value>\n    </qti-default-value>\n");
-    x.push_str("  </qti-outcome-declaration>\n");
+    if exam.pass.is_some() {
+        x.push_str("  <qti-outcome-declaration identifier=\"PASS\" cardinality=\"single\" base-type=\"boolean\">\n");
+        x.push_str("    <qti-default-value>\n      <qti-value>false</qti-value>\n    </qti-default-value>\n");
+        x.push_str("  </qti-outcome-declaration>\n");
+    }
     let _ = writeln!(x, "  <qti-time-limits max-time=\"{}\" allow-late-submission=\"false\"/>", exam.minutes * 60);
     x.push_str(
         "  <qti-test-part identifier=\"part-1\" navigation-mode=\"nonlinear\" submission-mode=\"simultaneous\">\n",
@@ -190,10 +192,13 @@ pub fn test_xml(exam: &ExamSpec, sections: &[SectionRefs<'_>], primary: &Texts) 
         "      <qti-sum>\n        <qti-test-variables variable-identifier=\"SCORE\" weight-identifier=\"W\"/>\n",
     );
     x.push_str("      </qti-sum>\n    </qti-set-outcome-value>\n");
-    x.push_str("    <qti-set-outcome-value identifier=\"PASS\">\n      <qti-gte>\n");
-    x.push_str("        <qti-variable identifier=\"SCORE\"/>\n");
-    let _ = writeln!(x, "        <qti-base-value base-type=\"float\">{}</qti-base-value>", exam.pass);
-    x.push_str("      </qti-gte>\n    </qti-set-outcome-value>\n  </qti-outcome-processing>\n");
+    if let Some(pass) = exam.pass {
+        x.push_str("    <qti-set-outcome-value identifier=\"PASS\">\n      <qti-gte>\n");
+        x.push_str("        <qti-variable identifier=\"SCORE\"/>\n");
+        let _ = writeln!(x, "        <qti-base-value base-type=\"float\">{pass}</qti-base-value>");
+        x.push_str("      </qti-gte>\n    </qti-set-outcome-value>\n");
+    }
+    x.push_str("  </qti-outcome-processing>\n");
     x.push_str("</qti-assessment-test>\n");
     x
 }

@@ -35,10 +35,11 @@ USAGE:
         Write a whole question bank as an IMS QTI 3.0 content package: at
         least N items (default 1800) over 30 categories, true/false, single
         and multiple choice, each in the twelve exam languages, a third with
-        a drawn sign or scene (PNG), and the exams c1-subject-one and
-        subject-four as assessment tests. DIR must be new or empty; with
-        --zip the package is DIR/bank.zip instead. The same seed (default 1)
-        gives the same bytes. Prints `items N files N bytes N PATH`.
+        a drawn sign or scene (PNG), and the exams c1-subject-one,
+        subject-four and practice as assessment tests. DIR must be new or
+        empty; with --zip the package is DIR/bank.zip instead. The same
+        seed (default 1) gives the same bytes. Prints
+        `items N files N bytes N PATH`.
     examgate-sim sam --pty [--link PATH] [--card FILE.toml]... [--empty] [--scenario FILE]
         A GA 467 SAM module on a new pseudo-terminal: prints `pty PATH`, then
         `ready`. --link makes PATH a symlink to it (replaced if it is one).

@@ -11,6 +11,7 @@ import { allLanguages, choose, current, loadLanguages, onLanguageChange, preferr
 import { afterEachAction } from "./lib/actions.js";
 import { rerenderCard } from "./lib/card.js";
 import { rerenderEvidence } from "./lib/evidence.js";
+import { loadExam, rerenderExam, watchExam } from "./lib/exam.js";
 import { listen, refresh, rerenderMap, stopListening, whenSessionGone } from "./lib/live.js";
 import { installRoster, loadRoster, rerenderRoster } from "./lib/roster.js";
 import { installSession, renderSession, start } from "./lib/session.js";
@@ -41,6 +42,7 @@ async function main() {
     rerenderCard();
     rerenderRoster();
     rerenderEvidence();
+    rerenderExam();
   });
   use(preferredCode());
   installRoster();
@@ -48,8 +50,9 @@ async function main() {
   whenSessionGone(start);
   installSession(
     async () => {
-      await Promise.all([refresh(), loadRoster()]);
+      await Promise.all([refresh(), loadRoster(), loadExam()]);
       listen();
+      watchExam();
     },
     stopListening,
   );

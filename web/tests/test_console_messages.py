@@ -133,7 +133,8 @@ ENUMERATIONS = {
                  "no_free_seat", "unreadable", "already_at_seat"],
     # server/src/api/agent.rs, signed.rs, store/login_sql.rs: NewAlert kinds
     "alert_kind.": ["examiner_needed", "score_disagreement", "replaced_pc", "device", "bad_signature", "replayed",
-                    "binding_mismatch", "wrong_seat", "tamper", "device_fault"],
+                    "binding_mismatch", "wrong_seat", "tamper", "device_fault",
+                    "exam_unavailable"],  # store/exam.rs
     "pc_state.": ["pending", "bound", "replaced"],  # server/src/store/types.rs, state_str
     "mode.": ["card_at_console", "seat"],  # server/src/login/rules.rs, MODE_*
 }

@@ -27,6 +27,7 @@ const FILES: &[(&str, &str)] = console_files![
     "lib/card.js",
     "lib/dom.js",
     "lib/evidence.js",
+    "lib/exam.js",
     "lib/i18n.js",
     "lib/live.js",
     "lib/roster.js",

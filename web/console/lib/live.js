@@ -6,6 +6,7 @@ import { $ } from "./dom.js";
 import { api, sayError } from "./api.js";
 import { renderCard } from "./card.js";
 import { refreshEvidence } from "./evidence.js";
+import { loadExam } from "./exam.js";
 import { loadRoster } from "./roster.js";
 import { renderNeeds, renderSeats } from "./seats.js";
 import { renderAlerts, renderPending } from "./alerts.js";
@@ -54,6 +55,7 @@ export async function refresh() {
 let socket = null;
 let retry = 500;
 let rosterTimer = 0;
+let examTimer = 0;
 
 export function listen() {
   if (socket) return;
@@ -73,6 +75,11 @@ export function listen() {
       ev = null;
     }
     if (ev?.type === "card_read") renderCard(ev);
+    if (ev?.type === "exam_progress" || ev?.type === "exam_submitted") {
+      // Answers arrive in bursts: one fetch for each quarter second of them.
+      if (!examTimer) examTimer = setTimeout(() => { examTimer = 0; loadExam(); }, 250);
+      return;
+    }
     if (ev?.type === "card_read" || ev?.type === "candidate_updated") {
       clearTimeout(rosterTimer);
       rosterTimer = setTimeout(loadRoster, 100);

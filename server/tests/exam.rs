@@ -93,6 +93,10 @@ async fn import_bank(h: &Harness) {
     h.db.store.import_bank(import, now_ms()).await.unwrap();
 }
 
+fn id_number(first17: &str) -> String {
+    format!("{first17}{}", examgate_device_sdk::idcard::id_check_char(first17).unwrap())
+}
+
 async fn import_roster(h: &Harness, bookings: &[(&str, &str)]) {
     let today = h.state.clock.today(&h.state.config);
     let rows = bookings
@@ -100,7 +104,7 @@ async fn import_roster(h: &Harness, bookings: &[(&str, &str)]) {
         .enumerate()
         .map(|(i, (number, language))| NewCandidate {
             booking_number: (*number).into(),
-            id_number: format!("11010519491231{:03}X", i),
+            id_number: id_number(&format!("11010519491231{:03}", i)),
             name: format!("candidate {i}"),
             session: format!("{today} 09:00"),
             exam_date: today.clone(),
@@ -109,6 +113,7 @@ async fn import_roster(h: &Harness, bookings: &[(&str, &str)]) {
             templates: h.state.sealer.seal(&aad::templates(number), b"[]").unwrap(),
             template_count: 1,
             purge_at: now_ms() + 86_400_000,
+            exam: None,
         })
         .collect();
     let import = NewImport {
@@ -198,6 +203,8 @@ both_databases!(
     a_whole_attempt_from_admission_to_result,
     refusals_the_deadline_closer_and_a_restart,
     a_spare_pc_continues_and_a_backup_keeps_the_attempt,
+    a_card_at_the_console_then_finishing_at_the_seat_draws_the_paper,
+    without_a_bank_the_candidate_is_admitted_and_the_console_alerted,
 );
 
 async fn a_whole_attempt_from_admission_to_result(db: TestDb) {
@@ -414,4 +421,50 @@ async fn a_spare_pc_continues_and_a_backup_keeps_the_attempt(db: TestDb) {
         h.db.store.held_answers(&paper.paper_id).await.unwrap()
     );
     assert_eq!(other.store.exposure().await.unwrap(), h.db.store.exposure().await.unwrap());
+}
+
+async fn a_card_at_the_console_then_finishing_at_the_seat_draws_the_paper(db: TestDb) {
+    let h = centre(db).await;
+    let console = h.console().await;
+    import_bank(&h).await;
+    import_roster(&h, &[(A, "zh-CN")]).await;
+    let s1 = seat(&h, &console, "1", 1).await;
+    let pc = TestAgent::new("02:00:00:00:02:01", "10.0.2.1");
+    assert!(h.send(pc.enrol_request()).await.status.is_success());
+    let r = h.post("/api/v1/seats/C1/approve", &console, json!({"key_id": pc.key_id, "role": "console"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let card = json!({
+        "card_type": "resident", "name": "candidate 0", "sex": {"code": "1", "label": "男"},
+        "nation": {"code": "01", "label": "汉"}, "birth_date": "1949-12-31", "address": "北京市东城区",
+        "id_number": id_number("11010519491231000"), "id_number_valid": true, "issuer": "北京市公安局东城分局",
+        "valid_from": "2015-03-01", "valid_until": null, "chip_serial": null, "photo_wlt": null, "photo_sha256": null,
+        "photo_jpeg": null, "source": "pcsc-decoded"
+    });
+    let r = post(&h, &pc, paths::CONSOLE_CARD, json!({ "card": card })).await;
+    assert_eq!(r.json()["seat"], "1", "{}", r.text());
+    assert!(h.db.store.paper_of_booking(A).await.unwrap().is_none(), "no paper before admission");
+    let r = post(&h, &s1, paths::FINISH, json!({"booking_number": A, "snapshot_sha256": "cd".repeat(32)})).await;
+    assert_eq!(r.json()["candidate"]["state"], "admitted", "{}", r.text());
+    let paper = h.db.store.paper_of_booking(A).await.unwrap().expect("the paper drawn at admission");
+    assert_eq!((paper.seat.as_str(), paper.exam_id.as_str(), paper.language.as_str()), ("1", "T1", "zh-CN"));
+    // Finishing again draws nothing new.
+    post(&h, &s1, paths::FINISH, json!({"booking_number": A, "snapshot_sha256": "cd".repeat(32)})).await;
+    assert_eq!(h.db.store.paper_of_booking(A).await.unwrap().unwrap(), paper);
+    let drawn = h.audit_actions().await.into_iter().filter(|(a, _, _)| a == "paper_drawn").count();
+    assert_eq!(drawn, 1);
+}
+
+async fn without_a_bank_the_candidate_is_admitted_and_the_console_alerted(db: TestDb) {
+    let h = centre(db).await;
+    let console = h.console().await;
+    import_roster(&h, &[(A, "en")]).await;
+    let s1 = seat(&h, &console, "1", 1).await;
+    admit(&h, &console, &s1, A).await;
+    let c = h.db.store.candidate(A).await.unwrap().unwrap();
+    assert_eq!(examgate_server::store::candidate_state_str(c.state), "admitted");
+    assert!(h.db.store.paper_of_booking(A).await.unwrap().is_none());
+    let alerts = h.db.store.alerts(examgate_server::store::AlertFilter::Open).await.unwrap();
+    let alert = alerts.iter().find(|a| a.kind == "exam_unavailable").expect("an exam_unavailable alert");
+    assert!(alert.message.contains("exam T1 is not defined") && alert.message.contains(A), "{}", alert.message);
+    assert_eq!(get(&h, &s1, exam_paths::PAPER).await.status, StatusCode::NOT_FOUND);
 }

@@ -3,8 +3,8 @@ use super::{Direction, Texts};
 pub(super) const TEXTS: Texts = Texts {
     tag: "ko",
     direction: Direction::Ltr,
-    correct: "맞다",
-    wrong: "틀리다",
+    correct: "맞음",
+    wrong: "틀림",
     picture: "문제 그림",
     categories: [
         "주의 표지",

@@ -90,7 +90,12 @@ impl PluginSource {
                                 self.backoff.max
                             );
                         } else {
-                            tracing::debug!(selector = %self.label, "{why}; trying again in {wait:?}");
+                            let failures = retry.failure().map_or(0, |f| f.failures);
+                            tracing::info!(
+                                selector = %self.label,
+                                failures,
+                                "the plugin still cannot be loaded; trying again in {wait:?}"
+                            );
                         }
                     }
                 }

@@ -161,6 +161,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn grace_secs_is_read_and_bounded() {
+        assert_eq!(Config::parse("").unwrap().exam.grace_ms, 30_000);
+        assert_eq!(Config::parse("[exam]\ngrace_secs = 45\n").unwrap().exam.grace_ms, 45_000);
+        let err = Config::parse("[exam]\ngrace_secs = 7200\n").unwrap_err();
+        assert!(err.contains("grace_secs"), "{err}");
+    }
+
+    #[test]
     fn the_roster_names_the_exam_else_the_default() {
         let mut config = Config::with_data_dir(std::path::Path::new("/tmp/x"));
         assert_eq!(exam_of(None, &config), None);

@@ -142,6 +142,15 @@ pub struct Saved {
     pub saved_at: i64,
 }
 
+/// Whose paper leaves the seat, after a pushed command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Leave {
+    /// The examiner released this candidate from the seat.
+    Candidate(String),
+    /// Another candidate was assigned here: any paper but theirs.
+    AllBut(String),
+}
+
 /// `POST /v1/exam/submit`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Submitted {
@@ -169,6 +178,8 @@ pub struct Exam {
     result_pushed: AtomicBool,
     /// Poked when a result is stored.
     result_ready: Notify,
+    /// A release or assignment the sync task has yet to apply.
+    leave: Mutex<Option<Leave>>,
 }
 
 impl std::fmt::Debug for Exam {
@@ -255,6 +266,7 @@ impl Exam {
             recheck: AtomicBool::new(true),
             result_pushed: AtomicBool::new(false),
             result_ready: Notify::new(),
+            leave: Mutex::new(None),
         })
     }
 
@@ -278,12 +290,40 @@ impl Exam {
     /// A command the server pushed: the sync task acts on it.
     pub fn on_command(&self, command: &examgate_protocol::link::Command) {
         use examgate_protocol::link::Command;
+        let leave = |l: Leave| *self.leave.lock().unwrap_or_else(|p| p.into_inner()) = Some(l);
         match command {
             Command::ExamReady { .. } => self.recheck.store(true, Ordering::SeqCst),
             Command::ExamResult { .. } => self.result_pushed.store(true, Ordering::SeqCst),
+            Command::CandidateReleased { booking_number } => leave(Leave::Candidate(booking_number.clone())),
+            Command::CandidateAssigned { booking_number, .. } => leave(Leave::AllBut(booking_number.clone())),
             _ => return,
         }
         self.wake.notify_one();
+    }
+
+    /// The release or assignment pushed since the last look, if any.
+    pub(crate) fn take_leave(&self) -> Option<Leave> {
+        self.leave.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// The current paper leaves the seat if `rule` says so (its answers stay in
+    /// the store, and a re-admission here takes them up again); whether it did.
+    pub fn leave(&self, rule: &Leave) -> Result<bool, ExamError> {
+        let mut inner = self.lock();
+        let Some(p) = &inner.paper else { return Ok(false) };
+        let goes = match rule {
+            Leave::Candidate(b) => p.record.booking_number == *b,
+            Leave::AllBut(b) => p.record.booking_number != *b,
+        };
+        if !goes {
+            return Ok(false);
+        }
+        tracing::info!(paper = %p.record.paper_id, "the paper leaves this seat with its candidate");
+        inner.store.clear_current()?;
+        inner.paper = None;
+        drop(inner);
+        self.set_download(None);
+        Ok(true)
     }
 
     /// What the page shows (`now`: the agent's clock, ms).

@@ -136,6 +136,10 @@ async fn download(exam: &Arc<Exam>, client: &LinkClient, m: &PaperManifest) -> R
 
 /// One look at where the exam stands; how long to wait before the next.
 async fn step(exam: &Arc<Exam>, client: &LinkClient) -> Result<Duration, SyncError> {
+    if let Some(rule) = exam.take_leave() {
+        let e = Arc::clone(exam);
+        blocking(move || e.leave(&rule)).await?;
+    }
     let have = exam.current();
     if have.is_none() || exam.recheck.swap(false, Ordering::SeqCst) {
         match fetch_manifest(exam, client).await {

@@ -255,3 +255,23 @@ fn a_package_that_does_not_match_its_manifest_is_not_installed() {
     assert!(matches!(seat.exam.answer("q1", s(&["T"]), NOW), Err(ExamError::NotReady)));
     assert!(seat.events.lock().unwrap().is_empty());
 }
+
+#[test]
+fn a_paper_leaves_with_its_candidate_and_comes_back_with_them() {
+    let seat = ready_seat();
+    seat.exam.answer("q2", s(&["B"]), NOW).unwrap();
+    assert!(!seat.exam.leave(&Leave::Candidate("someone else".into())).unwrap());
+    assert!(!seat.exam.leave(&Leave::AllBut("20261125001".into())).unwrap(), "their own assignment keeps it");
+    assert!(seat.exam.leave(&Leave::AllBut("20261125002".into())).unwrap(), "another candidate here");
+    assert_eq!(seat.exam.status(NOW).unwrap().state, "none");
+    assert!(matches!(seat.exam.answer("q2", s(&["C"]), NOW), Err(ExamError::NoPaper)));
+    // Admitted here again: the same paper, with its answers.
+    let Seat { dir, exam, .. } = seat;
+    let manifest: PaperManifest = {
+        let store = ExamStore::open(&dir.path().join(crate::link::outbox::OUTBOX_FILE)).unwrap();
+        serde_json::from_str(&store.paper("p1").unwrap().unwrap().manifest).unwrap()
+    };
+    assert!(exam.accept_manifest(&manifest, OFFSET, NOW).unwrap(), "new to the seat again");
+    let status = exam.status(NOW).unwrap();
+    assert_eq!((status.state, status.answers.get("q2")), ("in_progress", Some(&s(&["B"]))));
+}

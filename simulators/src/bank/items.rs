@@ -69,29 +69,57 @@ pub fn counts(category: Category, unit: u32) -> [(Kind, u32); 3] {
     [(Kind::TrueFalse, tf), (Kind::Single, single), (Kind::Multiple, n - tf - single)]
 }
 
-/// Every item of the bank, category by category, kinds in [`Kind::ALL`] order.
+/// Every item of the bank, category by category, kinds in [`Kind::ALL`] order. True/false
+/// items alternate right and wrong statements; an item that repeats one already made for its
+/// category and kind is made again from the next stream (up to [`ATTEMPTS`] times), so a
+/// section repeats a question only when its category has no other left.
 pub fn generate(seed: u64, unit: u32) -> Vec<Item> {
     let mut items = Vec::new();
     for category in Category::all() {
         let mut number = 0u32;
         for (kind, count) in counts(category, unit) {
-            for _ in 0..count {
+            let mut made = std::collections::HashSet::new();
+            for i in 0..count {
                 number += 1;
-                let mut rng = SplitMix64::new(mix(&[seed, u64::from(category.number()), u64::from(number)]));
                 let id = format!("{}-{number:04}", category.code());
-                items.push(make(&mut rng, id, category, kind));
+                let right = i % 2 == 0;
+                let mut item = None;
+                for attempt in 0..ATTEMPTS {
+                    let parts = [seed, u64::from(category.number()), u64::from(number), attempt];
+                    let candidate = make(&mut SplitMix64::new(mix(&parts)), id.clone(), category, kind, right);
+                    let fresh = made.insert(candidate.question());
+                    item = Some(candidate);
+                    if fresh {
+                        break;
+                    }
+                }
+                items.extend(item);
             }
         }
     }
     items
 }
 
+/// How often an item is made again when it repeats another.
+pub const ATTEMPTS: u64 = 64;
+
+impl Item {
+    /// What a candidate sees, whatever the identifiers and the order of the choices: two
+    /// items with the same question are the same question.
+    pub fn question(&self) -> String {
+        let mut choices: Vec<String> =
+            self.choices.iter().map(|c| format!("{:?}={}", c.text, self.correct.contains(&c.id))).collect();
+        choices.sort();
+        format!("{:?} {:?} {}", self.prompt, self.picture, choices.join(" "))
+    }
+}
+
 const LETTERS: [&str; 4] = ["A", "B", "C", "D"];
 
-fn make(rng: &mut SplitMix64, id: String, category: Category, kind: Kind) -> Item {
+fn make(rng: &mut SplitMix64, id: String, category: Category, kind: Kind, right: bool) -> Item {
     let (prompt, options, shuffle, picture) = match (category.signs(), category.text_index()) {
-        (Some(signs), _) => picture_item(rng, signs, kind),
-        (None, Some(index)) => text_item(rng, category, index, kind),
+        (Some(signs), _) => picture_item(rng, signs, kind, right),
+        (None, Some(index)) => text_item(rng, category, index, kind, right),
         (None, None) => unreachable!("a category is either asked with a picture or in words"),
     };
     let ids: &[&'static str] = if kind == Kind::TrueFalse { &["T", "F"] } else { &LETTERS };
@@ -108,10 +136,6 @@ fn true_false(right: bool) -> Options {
 
 fn below(rng: &mut SplitMix64, n: usize) -> usize {
     (rng.next_u64() % n as u64) as usize
-}
-
-fn coin(rng: &mut SplitMix64) -> bool {
-    rng.next_u64() & 1 == 1
 }
 
 /// Fisher-Yates, from the item's own generator.
@@ -150,15 +174,16 @@ fn meaning(p: Picture) -> Phrase {
     Phrase::Meaning { sign: p.sign, number: p.number }
 }
 
+/// `right`: for a true/false item, whether its statement is right.
 fn picture_item(
     rng: &mut SplitMix64,
     signs: std::ops::Range<usize>,
     kind: Kind,
+    right: bool,
 ) -> (Phrase, Options, bool, Option<Picture>) {
     let shown = any_sign(rng, signs.clone());
     match kind {
         Kind::TrueFalse => {
-            let right = coin(rng);
             let said = if right { shown } else { other_sign(rng, signs, &[shown]) };
             (Phrase::Means { sign: said.sign, number: said.number }, true_false(right), false, Some(shown))
         }
@@ -200,11 +225,11 @@ fn text_item(
     category: Category,
     index: usize,
     kind: Kind,
+    right: bool,
 ) -> (Phrase, Options, bool, Option<Picture>) {
     let fact = FACTS[index];
     match kind {
         Kind::TrueFalse => {
-            let right = coin(rng);
             // Mostly the fact, whose number varies; now and then one of the rules.
             let prompt = if below(rng, 10) < 7 {
                 let number = if right { fact.truth } else { wrong_number(rng, index) };
@@ -273,6 +298,33 @@ mod tests {
             assert_eq!(item.picture.is_some(), item.category.signs().is_some());
             let texts: std::collections::HashSet<_> = item.choices.iter().map(|c| c.text).collect();
             assert_eq!(texts.len(), item.choices.len(), "repeated choice in {item:?}");
+        }
+    }
+
+    #[test]
+    fn a_section_repeats_a_question_only_when_its_category_has_no_other() {
+        let items = generate(9, 50);
+        let mut by_section: std::collections::HashMap<_, Vec<&Item>> = Default::default();
+        for item in &items {
+            by_section.entry((item.category, item.kind)).or_default().push(item);
+        }
+        for ((category, kind), items) in by_section {
+            let distinct: std::collections::HashSet<String> = items.iter().map(|i| i.question()).collect();
+            // Signs and single choice have plenty; a text category's true/false statements
+            // are its fact with each number and its two rules.
+            let pictures: usize = category.signs().map_or(0, |r| r.map(|s| SIGN_KINDS[s].numbers.len().max(1)).sum());
+            let floor = match (category.text_index(), kind) {
+                (Some(index), Kind::TrueFalse) => FACTS[index].options.len() + 1,
+                (Some(_), Kind::Single) => 18,
+                // Each picture said to mean what it means, or what another one means.
+                (None, Kind::TrueFalse) => (pictures * pictures).min(items.len() * 2 / 5),
+                _ => items.len() * 2 / 5,
+            };
+            assert!(distinct.len() >= floor.min(items.len()), "{category:?} {kind:?}: {} distinct", distinct.len());
+            if kind == Kind::TrueFalse {
+                let right = items.iter().filter(|i| i.correct == ["T"]).count();
+                assert_eq!(right, items.len().div_ceil(2), "{category:?}: true/false alternate");
+            }
         }
     }
 

@@ -292,10 +292,13 @@ impl Exam {
         use examgate_protocol::link::Command;
         let leave = |l: Leave| *self.leave.lock().unwrap_or_else(|p| p.into_inner()) = Some(l);
         match command {
-            Command::ExamReady { .. } => self.recheck.store(true, Ordering::SeqCst),
+            Command::ExamReady { .. } | Command::LoginDecision { .. } => self.recheck.store(true, Ordering::SeqCst),
             Command::ExamResult { .. } => self.result_pushed.store(true, Ordering::SeqCst),
             Command::CandidateReleased { booking_number } => leave(Leave::Candidate(booking_number.clone())),
-            Command::CandidateAssigned { booking_number, .. } => leave(Leave::AllBut(booking_number.clone())),
+            Command::CandidateAssigned { booking_number, .. } => {
+                leave(Leave::AllBut(booking_number.clone()));
+                self.recheck.store(true, Ordering::SeqCst);
+            }
             _ => return,
         }
         self.wake.notify_one();

@@ -1,6 +1,6 @@
 //! The exam's task in `run --link-dir` (the process with the link client):
-//! it fetches the signed manifest (on `exam_ready`, at start, and every
-//! little while when the seat has no paper, so a restart or a spare PC
+//! it fetches the signed manifest (on `exam_ready` or a login decision, at
+//! start, and every 30 s while the seat has no paper, so a restart or a spare PC
 //! finds the candidate's paper), downloads and installs the package with
 //! resume and backoff while the server is away, continues from the answers
 //! the server holds when the paper is new here, submits by itself at the
@@ -21,8 +21,10 @@ use crate::link::client::{Failure, LinkClient};
 use crate::link::now_ms;
 use crate::link::service::{Pacing, backoff};
 
-/// How often a seat without a paper asks the server for one.
-const LOOK_FOR_PAPER: Duration = Duration::from_secs(10);
+/// How often a seat without a paper asks the server for one (a pushed
+/// `exam_ready` or login decision asks at once): a room of idle seats costs
+/// the server little.
+const LOOK_FOR_PAPER: Duration = Duration::from_secs(30);
 /// How often a submitted seat looks whether the outbox has delivered the submission.
 const LOOK_FOR_RESULT: Duration = Duration::from_millis(500);
 /// The longest the task sleeps in an exam (the deadline is also a wake-up).

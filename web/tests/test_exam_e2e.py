@@ -279,11 +279,12 @@ def expected_score(centre, exam, seed, answers):
 # --------------------------------------------------------------- the exam in three scripts
 
 
-def check_clock(browser, agent, code, screenshots):
-    """The time left is the server's deadline less the server's time now, which the page takes
-    as its own clock plus the agent's offset: a second page of the same seat with its clock
-    set shows exactly that, and the 10-minute reminder when the line is crossed, read out
-    politely while the focus stays on the question."""
+def check_clock(browser, agent, code, screenshots, main):
+    """A fresh browser (as after the kiosk browser was killed: nothing in its storage) comes
+    back to the question the candidate is at, with its answer. The time left is the server's
+    deadline less the server's time now, which the page takes as its own clock plus the
+    agent's offset: this page, with its clock set, shows exactly that, and the 10-minute
+    reminder when the line is crossed, read out politely while the focus stays on the question."""
     status = agent.get("/v1/exam")
     deadline, offset = status["deadline"], status["server_offset_ms"]
     assert 0 < deadline - status["server_now"] <= status["exam"]["minutes"] * 60_000
@@ -300,6 +301,8 @@ def check_clock(browser, agent, code, screenshots):
         left(10 * 60_000 + 30_000)
         page.goto(agent.base + "/")
         page.wait_for_selector("#exam-question:not([hidden])", timeout=WAIT_MS)
+        expect(page.locator("#exam-question")).to_have_attribute("data-item", main.locator("#exam-question").get_attribute("data-item"))
+        assert chosen(page) == chosen(main)
         expect(page.locator("#exam-clock-time")).to_have_text("10:30")
         expect(page.locator("#exam-reminder")).to_have_text("")
         focused = page.evaluate("document.activeElement.id")
@@ -343,7 +346,7 @@ def test_a_whole_exam_by_keyboard(browser, centre, seat_pages, screenshots, code
 
     items, answers, flagged = take_exam(page, agent, code, screenshots)
     check_map(page, items, answers, flagged, code, screenshots)
-    check_clock(browser, agent, code, screenshots)
+    check_clock(browser, agent, code, screenshots, page)
 
     # What the agent holds is what was chosen.
     expect(page.locator("#exam-save")).to_have_attribute("data-kind", "saved", timeout=WAIT_MS)
@@ -361,7 +364,7 @@ def test_a_whole_exam_by_keyboard(browser, centre, seat_pages, screenshots, code
     page.screenshot(path=str(screenshots / f"exam-{code}-confirm.png"))
     page.keyboard.press("Escape")
     expect(page.locator("#exam-confirm")).to_be_hidden()
-    assert page.evaluate("document.activeElement.id") == "exam-submit"
+    expect(page.locator("#question-number")).to_be_focused()  # where the focus was before S
     page.keyboard.press("s")
     expect(page.locator("#exam-confirm")).to_be_visible()
     page.keyboard.press("Enter")

@@ -69,9 +69,7 @@ export function initExam(hooks) {
   });
   $("confirm-submit").addEventListener("click", submit);
   $("confirm-cancel").addEventListener("click", () => $("exam-confirm").close());
-  $("exam-confirm").addEventListener("close", () => {
-    if (view.phase === "question") $("exam-submit").focus();
-  });
+  // Closing the confirmation gives the focus back to where it was (the browser does it).
   window.addEventListener("keydown", onKey);
 }
 

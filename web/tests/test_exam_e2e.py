@@ -33,6 +33,18 @@ SEAT_DEVICES = ["sim:fingerprint?format=iso19794-2", "sim:camera"]
 # The simulated roster gives candidate 1 Chinese, 4 Mongolian and 5 Arabic (LANGUAGES in
 # simulators/src/roster/people.rs); each gets one of the bank's two exams.
 CANDIDATES = {"zh-CN": (1, "c1-subject-one"), "mn-Mong": (4, "subject-four"), "ar": (5, "subject-four")}
+# Candidate 3 (Uyghur) takes a one-minute exam of the test's own rules and lets the time run out.
+TIMEOUT = {"ug": (3, "e2e-one-minute")}
+ONE_MINUTE_RULES = """id = "e2e-one-minute"
+name = "Bir minutluq sinaq"
+minutes = 1
+pass_score = 2
+
+[[section]]
+categories = ["C01", "C02", "C03"]
+type = "true_false"
+count = 3
+"""
 # The key that goes on to the next question in each, as the page documents (lib/exam.js).
 FORWARD = {"zh-CN": "ArrowRight", "ar": "ArrowLeft", "mn-Mong": "ArrowDown"}
 BACK = {"zh-CN": "ArrowLeft", "ar": "ArrowRight", "mn-Mong": "ArrowUp"}
@@ -64,17 +76,21 @@ def centre():
         c = Centre(root)
         try:
             c.bank = import_bank(c, bank)
+            rules = root / "one-minute.toml"
+            rules.write_text(ONE_MINUTE_RULES)
+            server_cli(c, "bank", "import", rules)
             roster = c.roster(c.today)
             rows = roster_rows(roster)
             for row in rows:
                 row["exam"] = ""
-            for code, (n, exam) in CANDIDATES.items():
+            for code, (n, exam) in {**CANDIDATES, **TIMEOUT}.items():
                 assert rows[n - 1]["language"] == code, rows[n - 1]
                 rows[n - 1]["exam"] = exam
             write_roster(roster / "roster.csv", rows)
             server_cli(c, "roster", "import", roster / "roster.csv")
             c.rows = rows
-            c.seats = {code: c.pc(f"seat-{i}", str(i), SEAT_DEVICES) for i, code in enumerate(CANDIDATES, 1)}
+            c.seats = {code: c.pc(f"seat-{i}", str(i), SEAT_DEVICES)
+                       for i, code in enumerate({**CANDIDATES, **TIMEOUT}, 1)}
             yield c
         finally:
             c.stop()
@@ -119,7 +135,7 @@ def watch(page):
 
 
 def log_in(page, agent, code, candidate):
-    n = CANDIDATES[code][0]
+    n = {**CANDIDATES, **TIMEOUT}[code][0]
     agent.finger(n)  # the candidate's own finger, on the reader before the step
     page.locator(f'.language-tile[data-lang="{code}"]').focus()
     page.keyboard.press("Enter")
@@ -379,3 +395,37 @@ def test_a_whole_exam_by_keyboard(browser, centre, seat_pages, screenshots, code
     verdict = {True: "exam.result.passed", False: "exam.result.failed"}[score["passed"]]
     expect(page.locator("#result-verdict")).to_have_text(text(code, verdict))
     page.screenshot(path=str(screenshots / f"exam-{code}-result.png"))
+
+
+def test_when_the_time_runs_out_the_agent_submits_and_the_page_shows_the_result(centre, seat_pages, screenshots):
+    """The agent submits by itself at the deadline; its exam_submitted event brings the page
+    to "submitted and safe", with the answers given before the time ran out scored."""
+    code = "ug"
+    page = seat_pages[code]
+    agent = centre.seats[code]
+    n, exam_id = TIMEOUT[code]
+    log_in(page, agent, code, centre.rows[n - 1])
+    page.wait_for_selector("#exam-instructions:not([hidden])", timeout=WAIT_MS)
+    assert page.locator("html").get_attribute("dir") == "rtl"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#exam-question:not([hidden])")
+    status = agent.get("/v1/exam")
+    item = agent.get("/v1/exam/paper")["items"][0]
+    page.keyboard.press("y")
+    answer = [next(c["id"] for c in item["choices"] if c["id"] == "T")]
+    assert chosen(page) == answer
+    expect(page.locator("#exam-save")).to_have_attribute("data-kind", "saved", timeout=WAIT_MS)
+
+    # Nothing pressed any more: the minute runs out (a guard of two minutes, not a timing).
+    page.wait_for_selector("#exam-done:not([hidden])", timeout=120_000)
+    expect(page.locator("#done-title")).to_have_text(text(code, "exam.submitted.title"))
+    page.wait_for_selector("#exam-result:not([hidden])", timeout=WAIT_MS)
+    assert agent.get("/v1/exam")["submit_reason"] == "timeout"
+    expect(page.locator("#done-body")).to_have_text(text(code, "exam.submitted.timeout_scored"))
+    score = expected_score(centre, exam_id, paper_seed(centre, status["paper_id"]), {item["id"]: answer})
+    shown = lambda x: str(round(float(x) * 100) / 100).removesuffix(".0")  # noqa: E731
+    expect(page.locator("#result-score")).to_have_text(
+        text(code, "exam.result.score", score=shown(score["score"]), max=shown(score["max_score"])))
+    verdict = {True: "exam.result.passed", False: "exam.result.failed"}[score["passed"]]
+    expect(page.locator("#result-verdict")).to_have_text(text(code, verdict))
+    page.screenshot(path=str(screenshots / f"exam-{code}-timeout-result.png"))

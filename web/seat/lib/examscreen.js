@@ -541,9 +541,15 @@ function showDone() {
 function renderDone() {
   const state = view.state ?? {};
   const result = state.result;
-  const byTimeout = view.timeUp || result?.reason === "timeout" || state.submit_reason === "timeout";
+  // The agent's word on why the paper closed, else the page's own clock.
+  const reason = state.submit_reason ?? result?.reason;
+  const byTimeout = reason ? reason === "timeout" : view.timeUp;
   $("done-title").textContent = t("exam.submitted.title");
-  $("done-body").textContent = t(result ? "exam.submitted.stored" : byTimeout ? "exam.submitted.timeout" : "exam.submitted.body");
+  const body = result
+    ? (byTimeout ? "exam.submitted.timeout_scored" : "exam.submitted.stored")
+    : (byTimeout ? "exam.submitted.timeout" : "exam.submitted.body");
+  $("done-body").textContent = t(body);
+  $("exam-done").dataset.reason = byTimeout ? "timeout" : "candidate";
   const box = $("exam-result");
   box.hidden = !result;
   $("exam-done").dataset.result = result ? (result.passed === true ? "passed" : result.passed === false ? "failed" : "scored") : "pending";

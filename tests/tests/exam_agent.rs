@@ -8,8 +8,9 @@
 //!   deadline), answering goes on while the server is killed, and when it is
 //!   back the outbox delivers: the server holds every change once (its audit
 //!   rows, one per change) and the final answers; submit brings the result.
-//! - A spare PC given the seat downloads the paper again and continues with
-//!   every answer the server holds.
+//! - A spare PC given the seat downloads the paper again (resuming a stale
+//!   partial download, refusing it by its SHA-256 and starting over) and
+//!   continues with every answer the server holds.
 //! - At the deadline the agent submits by itself (reason timeout) and the
 //!   result follows.
 
@@ -313,6 +314,11 @@ async fn a_spare_pc_given_the_seat_continues_with_the_answers_the_server_holds()
     // The PC breaks down; a spare is enrolled and given the seat.
     first.link.take();
     drop(first);
+    // The spare holds a stale partial download of that paper (not its bytes): the agent resumes
+    // it with a Range request, finds the whole's SHA-256 wrong, starts over and gets it right.
+    let papers = dir.path().join("pc-spare/exam/papers");
+    std::fs::create_dir_all(&papers).unwrap();
+    std::fs::write(papers.join(format!("{paper_id}.tar.part")), [0x5a_u8; 700]).unwrap();
     let (spare, key) = pc(&centre, &console, dir.path(), "spare", 2, None).await;
     let (status, body) = console.post("/api/v1/seats/1/rebind", json!({"key_id": key})).await;
     assert_eq!(status, 200, "rebind: {body}");
@@ -321,6 +327,7 @@ async fn a_spare_pc_given_the_seat_continues_with_the_answers_the_server_holds()
     })
     .await;
     assert_eq!(resumed["paper_id"], paper_id.as_str());
+    assert!(spare.agent.log().contains("SHA-256"), "the stale download was refused: {}", spare.agent.log());
     assert_eq!(resumed["answers"], held["answers"], "every answer the server holds: {resumed}");
     assert_eq!(resumed["deadline"], held["deadline"]);
     let saved = answer(&spare.agent, &ids[3].0, &[&ids[3].1]).await;

@@ -11,6 +11,8 @@ pub const TEXT_CATEGORIES: usize = CATEGORIES - PICTURE_CATEGORIES;
 /// Drawn signs, lights and markings.
 pub const SIGNS: usize = 28;
 pub const FAMILIES: usize = 5;
+/// Right statements (and as many wrong ones) of each category asked in words.
+pub const RULES: usize = 2;
 
 /// What kind of picture a sign is; the index into [`Texts::families`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -168,10 +170,11 @@ pub enum Phrase {
         index: usize,
         number: Option<u32>,
     },
-    /// A text category's rule that is right (`true`) or wrong.
+    /// A text category's rule `which` (of [`RULES`]) that is right (`true`) or wrong.
     Rule {
         index: usize,
         right: bool,
+        which: usize,
     },
     /// What sign `sign` (with its number) means.
     Meaning {
@@ -206,8 +209,8 @@ impl Phrase {
                 let n = number.map_or_else(|| "____".to_owned(), |n| n.to_string());
                 t.facts[index].replace("{n}", &n)
             }
-            Phrase::Rule { index, right: true } => t.rules_true[index].to_owned(),
-            Phrase::Rule { index, right: false } => t.rules_false[index].to_owned(),
+            Phrase::Rule { index, right: true, which } => t.rules_true[index][which].to_owned(),
+            Phrase::Rule { index, right: false, which } => t.rules_false[index][which].to_owned(),
             Phrase::Meaning { sign, number } => t.meanings[sign].replace("{n}", &number.to_string()),
             Phrase::Means { sign, number } => {
                 let m = Phrase::Meaning { sign, number }.render(t);
@@ -252,7 +255,8 @@ mod tests {
                 assert!(s.contains("{m}"), "{}: {s}", t.tag);
             }
             assert!(t.which.contains("{c}"), "{}", t.tag);
-            let all = t.categories.iter().chain(&t.rules_true).chain(&t.rules_false).chain(&t.families);
+            let rules = t.rules_true.iter().chain(&t.rules_false).flatten();
+            let all = t.categories.iter().chain(rules).chain(&t.families);
             for s in all.chain(&t.ask).chain([&t.describe, &t.correct, &t.wrong, &t.picture]) {
                 assert!(!s.is_empty() && !s.contains('{'), "{}: {s:?}", t.tag);
             }

@@ -2,7 +2,7 @@
 //! and multiple choice items, each a prompt and choices as [`Phrase`]s (so every language
 //! says the same thing) and, in the picture categories, the sign it shows.
 
-use super::content::{Category, FACTS, Family, PICTURE_SIGNS, Phrase, SIGN_KINDS, TEXT_CATEGORIES};
+use super::content::{Category, FACTS, Family, PICTURE_SIGNS, Phrase, RULES, SIGN_KINDS};
 use crate::rng::{SplitMix64, mix};
 
 /// How an item is answered.
@@ -235,7 +235,7 @@ fn text_item(
                 let number = if right { fact.truth } else { wrong_number(rng, index) };
                 Phrase::Fact { index, number: Some(number) }
             } else {
-                Phrase::Rule { index, right }
+                Phrase::Rule { index, right, which: below(rng, RULES) }
             };
             (prompt, true_false(right), false, None)
         }
@@ -252,19 +252,19 @@ fn text_item(
             (Phrase::Fact { index, number: None }, options, false, None)
         }
         Kind::Multiple => {
-            // Two right and two wrong, or now and then a third right one from another
-            // category in place of the wrong number.
-            let third = if below(rng, 3) == 0 {
-                let other = (index + 1 + below(rng, TEXT_CATEGORIES - 1)) % TEXT_CATEGORIES;
-                (Phrase::Rule { index: other, right: true }, true)
+            // The fact, a right rule and a wrong one, and as the fourth the fact with a wrong
+            // number or, now and then, the category's other right rule (three right).
+            let which = below(rng, RULES);
+            let fourth = if below(rng, 3) == 0 {
+                (Phrase::Rule { index, right: true, which: 1 - which }, true)
             } else {
                 (Phrase::Fact { index, number: Some(wrong_number(rng, index)) }, false)
             };
             let mut options = vec![
                 (Phrase::Fact { index, number: Some(fact.truth) }, true),
-                (Phrase::Rule { index, right: true }, true),
-                third,
-                (Phrase::Rule { index, right: false }, false),
+                (Phrase::Rule { index, right: true, which }, true),
+                fourth,
+                (Phrase::Rule { index, right: false, which: below(rng, RULES) }, false),
             ];
             shuffle(rng, &mut options);
             (Phrase::Which(category), options, true, None)
@@ -314,7 +314,8 @@ mod tests {
             // are its fact with each number and its two rules.
             let pictures: usize = category.signs().map_or(0, |r| r.map(|s| SIGN_KINDS[s].numbers.len().max(1)).sum());
             let floor = match (category.text_index(), kind) {
-                (Some(index), Kind::TrueFalse) => FACTS[index].options.len() + 1,
+                // The fact with each number, and the category's rules.
+                (Some(index), Kind::TrueFalse) => FACTS[index].options.len() + 2 * RULES - 1,
                 (Some(_), Kind::Single) => 18,
                 // Each picture said to mean what it means, or what another one means.
                 (None, Kind::TrueFalse) => (pictures * pictures).min(items.len() * 2 / 5),

@@ -65,56 +65,197 @@ pub(super) const TEXTS: Texts = Texts {
         "Los conductores de {n} años o más deben presentar cada año un certificado médico.",
     ],
     rules_true: [
-        "El vehículo que gira en un cruce cede el paso a los que siguen recto.",
-        "Cerca de un colegio, reduzca la velocidad y vigile a los niños.",
-        "No adelante en una curva cerrada, en un puente estrecho ni en un túnel.",
-        "La marcha atrás y el cambio de sentido están prohibidos en autopista.",
-        "Para salir de la autopista, entre a tiempo en el carril de deceleración.",
-        "Con lluvia, aumente la distancia con el vehículo de delante.",
-        "De noche, use la luz de cruce cuando siga de cerca a otro vehículo.",
-        "Con niebla, encienda las luces antiniebla y las de emergencia.",
-        "Encienda los faros antes de entrar en un túnel.",
-        "Estacione en el sentido de la marcha, cerca del borde de la calzada.",
-        "Cuando la barrera está bajando, deténgase y espere.",
-        "Deténgase y ceda el paso cuando haya peatones en el paso de cebra.",
-        "Conducir ebrio es un delito y se retira el permiso.",
-        "Si tiene sueño, deténgase en un lugar seguro y descanse.",
-        "Todas las personas del coche deben llevar el cinturón.",
-        "Lleve siempre el permiso de conducir cuando conduzca.",
-        "Durante el periodo de prueba, el coche lleva la señal de conductor novel.",
-        "El conductor que agota todos los puntos debe formarse y aprobar de nuevo un examen.",
-        "Tras una avería, encienda enseguida las luces de emergencia.",
-        "Tras un accidente con heridos, proteja el lugar y pida ayuda.",
-        "Detenga una hemorragia fuerte presionando con firmeza sobre la herida.",
-        "Compruebe la respiración antes de empezar las compresiones torácicas.",
-        "Un coche remolcado necesita un conductor que dirija y frene.",
-        "No conduzca después de tomar un medicamento que produce somnolencia.",
+        [
+            "El vehículo que gira en un cruce cede el paso a los que siguen recto.",
+            "En un cruce sin semáforos, ceda el paso a los vehículos que vienen por la derecha.",
+        ],
+        [
+            "Cerca de un colegio, reduzca la velocidad y vigile a los niños.",
+            "En una zona residencial, circule despacio y vigile a los peatones que cruzan.",
+        ],
+        [
+            "No adelante en una curva cerrada, en un puente estrecho ni en un túnel.",
+            "Antes de adelantar, compruebe que la vía está libre y ponga el intermitente izquierdo.",
+        ],
+        [
+            "La marcha atrás y el cambio de sentido están prohibidos en autopista.",
+            "Los peatones, las bicicletas y los tractores no pueden circular por la autopista.",
+        ],
+        [
+            "Para salir de la autopista, entre a tiempo en el carril de deceleración.",
+            "Al entrar en la autopista, acelere en el carril de aceleración y ponga el intermitente izquierdo.",
+        ],
+        [
+            "Con lluvia, aumente la distancia con el vehículo de delante.",
+            "De noche, mantenga más distancia con el vehículo de delante que de día.",
+        ],
+        [
+            "De noche, use la luz de cruce cuando siga de cerca a otro vehículo.",
+            "Al adelantar de noche, alterne la luz de cruce y la de carretera.",
+        ],
+        [
+            "Con niebla, encienda las luces antiniebla y las de emergencia.",
+            "En una carretera nevada, circule despacio y evite los volantazos.",
+        ],
+        [
+            "Encienda los faros antes de entrar en un túnel.",
+            "No se detenga dentro de un túnel salvo en caso de emergencia.",
+        ],
+        [
+            "Estacione en el sentido de la marcha, cerca del borde de la calzada.",
+            "Después de estacionar, apague el motor y ponga el freno de mano.",
+        ],
+        [
+            "Cuando la barrera está bajando, deténgase y espere.",
+            "No se detenga nunca sobre las vías de un paso a nivel.",
+        ],
+        [
+            "Deténgase y ceda el paso cuando haya peatones en el paso de cebra.",
+            "Deje suficiente espacio a los ciclistas al adelantarlos.",
+        ],
+        [
+            "Conducir ebrio es un delito y se retira el permiso.",
+            "Un conductor no debe conducir después de beber alcohol.",
+        ],
+        [
+            "Si tiene sueño, deténgase en un lugar seguro y descanse.",
+            "En un viaje largo, planifique descansos regulares.",
+        ],
+        [
+            "Todas las personas del coche deben llevar el cinturón.",
+            "Un niño pequeño debe viajar en una silla infantil.",
+        ],
+        [
+            "Lleve siempre el permiso de conducir cuando conduzca.",
+            "Un permiso caducado debe renovarse antes de volver a conducir.",
+        ],
+        [
+            "Durante el periodo de prueba, el coche lleva la señal de conductor novel.",
+            "Durante el periodo de prueba, un conductor novel en autopista debe ir acompañado de un conductor con experiencia.",
+        ],
+        [
+            "El conductor que agota todos los puntos debe formarse y aprobar de nuevo un examen.",
+            "Saltarse un semáforo en rojo cuesta 6 puntos.",
+        ],
+        [
+            "Tras una avería, encienda enseguida las luces de emergencia.",
+            "Tras una avería en autopista, los pasajeros esperan detrás del guardarraíl.",
+        ],
+        [
+            "Tras un accidente con heridos, proteja el lugar y pida ayuda.",
+            "En un accidente leve solo con daños, haga fotos y aparte los vehículos.",
+        ],
+        [
+            "Detenga una hemorragia fuerte presionando con firmeza sobre la herida.",
+            "Enfríe una quemadura con agua limpia corriente.",
+        ],
+        [
+            "Compruebe la respiración antes de empezar las compresiones torácicas.",
+            "Ponga de lado a una persona inconsciente que respira.",
+        ],
+        [
+            "Un coche remolcado necesita un conductor que dirija y frene.",
+            "Un coche remolcado también enciende las luces de emergencia.",
+        ],
+        [
+            "No conduzca después de tomar un medicamento que produce somnolencia.",
+            "Revise su vista si le cuesta leer las señales.",
+        ],
     ],
     rules_false: [
-        "El vehículo que entra en una glorieta tiene prioridad sobre los que ya circulan por ella.",
-        "Cerca de un hospital se puede tocar el claxon libremente.",
-        "Se puede adelantar a un vehículo que a su vez está adelantando.",
-        "Se puede parar en el arcén para descansar.",
-        "Si se pasa la salida, se puede ir marcha atrás por el arcén.",
-        "Circular pegado a un camión ahorra combustible y es recomendable.",
-        "La luz de carretera es adecuada en calles bien iluminadas.",
-        "En una carretera helada, frene fuerte para parar rápido.",
-        "Dentro de un túnel se puede cambiar de carril libremente.",
-        "Se puede estacionar un momento sobre un paso de cebra.",
-        "Se puede rodear una barrera bajada si no se ve ningún tren.",
-        "Toque el claxon para que los peatones del paso se den prisa.",
-        "Una taza de café fuerte permite conducir sin riesgo después de beber.",
-        "Abrir la ventanilla basta para seguir conduciendo con seguridad cuando se está muy cansado.",
-        "Los pasajeros de los asientos traseros nunca necesitan cinturón.",
-        "Puede prestar su permiso de conducir a un amigo.",
-        "Durante el periodo de prueba puede llevar un remolque.",
-        "Los puntos no perdidos pasan al ciclo siguiente.",
-        "Los pasajeros deben esperar dentro del coche, en la calzada.",
-        "Tras un accidente, márchese enseguida si nadie lo ha visto.",
-        "Saque enseguida al herido del coche, aunque tenga una lesión en el cuello.",
-        "Dé de beber agua a una víctima inconsciente.",
-        "Un coche sin frenos puede ser remolcado con una cuerda.",
-        "Un conductor que necesita gafas puede conducir sin ellas si tiene cuidado.",
+        [
+            "El vehículo que entra en una glorieta tiene prioridad sobre los que ya circulan por ella.",
+            "El vehículo que sigue recto debe ceder el paso al que gira.",
+        ],
+        [
+            "Cerca de un hospital se puede tocar el claxon libremente.",
+            "En la ciudad se puede circular por el carril bus cuando hay mucho tráfico.",
+        ],
+        [
+            "Se puede adelantar a un vehículo que a su vez está adelantando.",
+            "Se puede pisar la línea continua para adelantar si la vía está libre.",
+        ],
+        [
+            "Se puede parar en el arcén para descansar.",
+            "En autopista se puede circular por el arcén cuando el tráfico es lento.",
+        ],
+        [
+            "Si se pasa la salida, se puede ir marcha atrás por el arcén.",
+            "Se puede parar en el carril de aceleración para esperar un hueco.",
+        ],
+        [
+            "Circular pegado a un camión ahorra combustible y es recomendable.",
+            "En carretera seca, la distancia con el vehículo de delante no importa.",
+        ],
+        [
+            "La luz de carretera es adecuada en calles bien iluminadas.",
+            "Con niebla, use la luz de carretera para ver más lejos.",
+        ],
+        [
+            "En una carretera helada, frene fuerte para parar rápido.",
+            "Las cadenas nunca hacen falta en carreteras de montaña heladas.",
+        ],
+        [
+            "Dentro de un túnel se puede cambiar de carril libremente.",
+            "Se puede cambiar de sentido dentro de un túnel.",
+        ],
+        [
+            "Se puede estacionar un momento sobre un paso de cebra.",
+            "Se puede estacionar un momento delante de un parque de bomberos.",
+        ],
+        [
+            "Se puede rodear una barrera bajada si no se ve ningún tren.",
+            "Se puede adelantar en un paso a nivel si el tren está lejos.",
+        ],
+        [
+            "Toque el claxon para que los peatones del paso se den prisa.",
+            "Los ciclistas deben ceder siempre el paso a los coches.",
+        ],
+        [
+            "Una taza de café fuerte permite conducir sin riesgo después de beber.",
+            "Un poco de cerveza no cuenta como beber antes de conducir.",
+        ],
+        [
+            "Abrir la ventanilla basta para seguir conduciendo con seguridad cuando se está muy cansado.",
+            "La música alta es una forma segura de mantenerse despierto en un viaje largo.",
+        ],
+        [
+            "Los pasajeros de los asientos traseros nunca necesitan cinturón.",
+            "Un niño puede ir delante sentado en las rodillas de un adulto.",
+        ],
+        [
+            "Puede prestar su permiso de conducir a un amigo.",
+            "Un permiso de conducir permite conducir todas las clases de vehículos.",
+        ],
+        [
+            "Durante el periodo de prueba puede llevar un remolque.",
+            "Durante el periodo de prueba no hace falta ninguna señal en el coche.",
+        ],
+        [
+            "Los puntos no perdidos pasan al ciclo siguiente.",
+            "Un conductor puede pagar a otra persona para que asuma sus puntos.",
+        ],
+        [
+            "Los pasajeros deben esperar dentro del coche, en la calzada.",
+            "Tras una avería, coloque el triángulo justo al lado del coche.",
+        ],
+        [
+            "Tras un accidente, márchese enseguida si nadie lo ha visto.",
+            "Un accidente con heridos no hace falta comunicarlo.",
+        ],
+        [
+            "Saque enseguida al herido del coche, aunque tenga una lesión en el cuello.",
+            "Ponga mantequilla sobre una quemadura.",
+        ],
+        ["Dé de beber agua a una víctima inconsciente.", "Las compresiones torácicas se hacen sobre el estómago."],
+        [
+            "Un coche sin frenos puede ser remolcado con una cuerda.",
+            "Un coche remolcado puede llevar pasajeros en los asientos traseros.",
+        ],
+        [
+            "Un conductor que necesita gafas puede conducir sin ellas si tiene cuidado.",
+            "Se puede conducir tomando cualquier medicamento.",
+        ],
     ],
     meanings: [
         "Peligro",

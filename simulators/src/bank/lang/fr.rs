@@ -65,56 +65,191 @@ pub(super) const TEXTS: Texts = Texts {
         "À partir de {n} ans, le conducteur remet chaque année un certificat médical.",
     ],
     rules_true: [
-        "Un véhicule qui tourne à un carrefour cède le passage aux véhicules qui vont tout droit.",
-        "Près d'une école, ralentissez et faites attention aux enfants.",
-        "Ne dépassez pas dans un virage serré, sur un pont étroit ou dans un tunnel.",
-        "La marche arrière et le demi-tour sont interdits sur autoroute.",
-        "Pour quitter l'autoroute, engagez-vous à temps sur la voie de décélération.",
-        "Sous la pluie, augmentez la distance avec le véhicule qui précède.",
-        "La nuit, utilisez les feux de croisement quand vous suivez un véhicule de près.",
-        "Dans le brouillard, allumez les feux de brouillard et les feux de détresse.",
-        "Allumez les phares avant d'entrer dans un tunnel.",
-        "Stationnez dans le sens de la circulation, près du bord de la route.",
-        "Quand la barrière s'abaisse, arrêtez-vous et attendez.",
-        "Arrêtez-vous et cédez le passage aux piétons engagés sur le passage piéton.",
-        "La conduite en état d'ivresse est un délit et le permis est annulé.",
-        "Si vous avez sommeil, arrêtez-vous dans un endroit sûr et reposez-vous.",
-        "Toutes les personnes dans la voiture doivent porter la ceinture.",
-        "Ayez toujours votre permis sur vous quand vous conduisez.",
-        "Pendant la période probatoire, la voiture porte le signe « jeune conducteur ».",
-        "Un conducteur qui perd tous ses points doit suivre une formation et repasser l'examen.",
-        "Après une panne, allumez immédiatement les feux de détresse.",
-        "Après un accident avec blessés, protégez les lieux et appelez les secours.",
-        "Arrêtez une hémorragie en appuyant fortement sur la plaie.",
-        "Vérifiez la respiration avant de commencer le massage cardiaque.",
-        "Une voiture remorquée doit avoir un conducteur pour diriger et freiner.",
-        "Ne conduisez pas après avoir pris un médicament qui rend somnolent.",
+        [
+            "Un véhicule qui tourne à un carrefour cède le passage aux véhicules qui vont tout droit.",
+            "À un carrefour sans feux, cédez le passage aux véhicules venant de droite.",
+        ],
+        [
+            "Près d'une école, ralentissez et faites attention aux enfants.",
+            "Dans un quartier résidentiel, roulez lentement et faites attention aux piétons.",
+        ],
+        [
+            "Ne dépassez pas dans un virage serré, sur un pont étroit ou dans un tunnel.",
+            "Avant de dépasser, vérifiez que la route est libre et mettez le clignotant gauche.",
+        ],
+        [
+            "La marche arrière et le demi-tour sont interdits sur autoroute.",
+            "Les piétons, les vélos et les tracteurs ne peuvent pas emprunter l'autoroute.",
+        ],
+        [
+            "Pour quitter l'autoroute, engagez-vous à temps sur la voie de décélération.",
+            "Pour entrer sur l'autoroute, accélérez sur la voie d'insertion et mettez le clignotant gauche.",
+        ],
+        [
+            "Sous la pluie, augmentez la distance avec le véhicule qui précède.",
+            "La nuit, gardez une distance plus grande avec le véhicule qui précède qu'en plein jour.",
+        ],
+        [
+            "La nuit, utilisez les feux de croisement quand vous suivez un véhicule de près.",
+            "Pour dépasser la nuit, alternez feux de croisement et feux de route.",
+        ],
+        [
+            "Dans le brouillard, allumez les feux de brouillard et les feux de détresse.",
+            "Sur une route enneigée, roulez lentement et évitez les coups de volant.",
+        ],
+        [
+            "Allumez les phares avant d'entrer dans un tunnel.",
+            "Ne vous arrêtez pas dans un tunnel sauf en cas d'urgence.",
+        ],
+        [
+            "Stationnez dans le sens de la circulation, près du bord de la route.",
+            "Après avoir stationné, coupez le moteur et serrez le frein à main.",
+        ],
+        [
+            "Quand la barrière s'abaisse, arrêtez-vous et attendez.",
+            "Ne vous arrêtez jamais sur les rails d'un passage à niveau.",
+        ],
+        [
+            "Arrêtez-vous et cédez le passage aux piétons engagés sur le passage piéton.",
+            "Laissez assez d'espace aux cyclistes quand vous les dépassez.",
+        ],
+        [
+            "La conduite en état d'ivresse est un délit et le permis est annulé.",
+            "Un conducteur ne doit pas conduire après avoir bu de l'alcool.",
+        ],
+        [
+            "Si vous avez sommeil, arrêtez-vous dans un endroit sûr et reposez-vous.",
+            "Lors d'un long trajet, prévoyez des pauses régulières.",
+        ],
+        [
+            "Toutes les personnes dans la voiture doivent porter la ceinture.",
+            "Un jeune enfant doit voyager dans un siège auto pour enfant.",
+        ],
+        [
+            "Ayez toujours votre permis sur vous quand vous conduisez.",
+            "Un permis expiré doit être renouvelé avant de conduire à nouveau.",
+        ],
+        [
+            "Pendant la période probatoire, la voiture porte le signe « jeune conducteur ».",
+            "Pendant la période probatoire, un nouveau conducteur sur autoroute doit être accompagné d'un conducteur expérimenté.",
+        ],
+        [
+            "Un conducteur qui perd tous ses points doit suivre une formation et repasser l'examen.",
+            "Griller un feu rouge coûte 6 points.",
+        ],
+        [
+            "Après une panne, allumez immédiatement les feux de détresse.",
+            "Après une panne sur autoroute, les passagers attendent derrière la glissière.",
+        ],
+        [
+            "Après un accident avec blessés, protégez les lieux et appelez les secours.",
+            "Lors d'un accrochage sans blessé, prenez des photos et dégagez les véhicules.",
+        ],
+        [
+            "Arrêtez une hémorragie en appuyant fortement sur la plaie.",
+            "Refroidissez une brûlure à l'eau courante propre.",
+        ],
+        [
+            "Vérifiez la respiration avant de commencer le massage cardiaque.",
+            "Placez sur le côté une personne inconsciente qui respire.",
+        ],
+        [
+            "Une voiture remorquée doit avoir un conducteur pour diriger et freiner.",
+            "Une voiture remorquée allume aussi ses feux de détresse.",
+        ],
+        [
+            "Ne conduisez pas après avoir pris un médicament qui rend somnolent.",
+            "Faites contrôler votre vue si vous lisez mal les panneaux.",
+        ],
     ],
     rules_false: [
-        "Un véhicule qui entre dans un giratoire est prioritaire sur ceux qui y circulent.",
-        "Près d'un hôpital, on peut klaxonner librement.",
-        "On peut dépasser un véhicule qui est lui-même en train de dépasser.",
-        "On peut s'arrêter sur la bande d'arrêt d'urgence pour se reposer.",
-        "Si vous manquez votre sortie, vous pouvez reculer sur la bande d'arrêt d'urgence.",
-        "Rouler tout près d'un camion économise du carburant et est conseillé.",
-        "Les feux de route conviennent aux rues bien éclairées.",
-        "Sur une route verglacée, freinez fort pour vous arrêter vite.",
-        "Dans un tunnel, on peut changer de voie librement.",
-        "On peut stationner sur un passage piéton pour un court moment.",
-        "On peut contourner une barrière baissée si aucun train n'est en vue.",
-        "Klaxonnez pour que les piétons sur le passage se dépêchent.",
-        "Une tasse de café fort permet de conduire sans danger après avoir bu.",
-        "Ouvrir la fenêtre suffit pour continuer à conduire quand on est très fatigué.",
-        "Les passagers à l'arrière n'ont jamais besoin de ceinture.",
-        "Vous pouvez prêter votre permis de conduire à un ami.",
-        "Pendant la période probatoire, vous pouvez tracter une remorque.",
-        "Les points non perdus sont reportés sur le cycle suivant.",
-        "Les passagers doivent attendre dans la voiture, sur la chaussée.",
-        "Après un accident, partez tout de suite si personne ne vous a vu.",
-        "Sortez aussitôt un blessé de la voiture, même s'il est blessé au cou.",
-        "Donnez à boire à une victime inconsciente.",
-        "Une voiture dont les freins sont défaillants peut être remorquée avec une corde.",
-        "Un conducteur qui doit porter des lunettes peut s'en passer s'il est prudent.",
+        [
+            "Un véhicule qui entre dans un giratoire est prioritaire sur ceux qui y circulent.",
+            "Un véhicule qui va tout droit doit céder le passage à un véhicule qui tourne.",
+        ],
+        [
+            "Près d'un hôpital, on peut klaxonner librement.",
+            "En ville, on peut rouler dans la voie de bus quand la circulation est dense.",
+        ],
+        [
+            "On peut dépasser un véhicule qui est lui-même en train de dépasser.",
+            "On peut franchir une ligne continue pour dépasser si la route est libre.",
+        ],
+        [
+            "On peut s'arrêter sur la bande d'arrêt d'urgence pour se reposer.",
+            "Sur autoroute, on peut rouler sur la bande d'arrêt d'urgence quand la circulation est lente.",
+        ],
+        [
+            "Si vous manquez votre sortie, vous pouvez reculer sur la bande d'arrêt d'urgence.",
+            "On peut s'arrêter sur la voie d'insertion pour attendre un espace.",
+        ],
+        [
+            "Rouler tout près d'un camion économise du carburant et est conseillé.",
+            "Sur route sèche, la distance avec le véhicule qui précède n'a pas d'importance.",
+        ],
+        [
+            "Les feux de route conviennent aux rues bien éclairées.",
+            "Dans le brouillard, utilisez les feux de route pour voir plus loin.",
+        ],
+        [
+            "Sur une route verglacée, freinez fort pour vous arrêter vite.",
+            "Les chaînes ne sont jamais utiles sur une route de montagne verglacée.",
+        ],
+        ["Dans un tunnel, on peut changer de voie librement.", "On peut faire demi-tour dans un tunnel."],
+        [
+            "On peut stationner sur un passage piéton pour un court moment.",
+            "On peut stationner un moment devant une caserne de pompiers.",
+        ],
+        [
+            "On peut contourner une barrière baissée si aucun train n'est en vue.",
+            "On peut dépasser sur un passage à niveau si le train est loin.",
+        ],
+        [
+            "Klaxonnez pour que les piétons sur le passage se dépêchent.",
+            "Les cyclistes doivent toujours céder le passage aux voitures.",
+        ],
+        [
+            "Une tasse de café fort permet de conduire sans danger après avoir bu.",
+            "Un peu de bière ne compte pas comme de l'alcool avant de conduire.",
+        ],
+        [
+            "Ouvrir la fenêtre suffit pour continuer à conduire quand on est très fatigué.",
+            "La musique forte est un moyen sûr de rester éveillé sur un long trajet.",
+        ],
+        [
+            "Les passagers à l'arrière n'ont jamais besoin de ceinture.",
+            "Un enfant peut s'asseoir à l'avant sur les genoux d'un adulte.",
+        ],
+        [
+            "Vous pouvez prêter votre permis de conduire à un ami.",
+            "Un permis de conduire permet de conduire toutes les catégories de véhicules.",
+        ],
+        [
+            "Pendant la période probatoire, vous pouvez tracter une remorque.",
+            "Pendant la période probatoire, aucun signe n'est nécessaire sur la voiture.",
+        ],
+        [
+            "Les points non perdus sont reportés sur le cycle suivant.",
+            "Un conducteur peut payer quelqu'un pour prendre ses points à sa place.",
+        ],
+        [
+            "Les passagers doivent attendre dans la voiture, sur la chaussée.",
+            "Après une panne, placez le triangle juste à côté de la voiture.",
+        ],
+        [
+            "Après un accident, partez tout de suite si personne ne vous a vu.",
+            "Un accident avec des blessés n'a pas besoin d'être déclaré.",
+        ],
+        ["Sortez aussitôt un blessé de la voiture, même s'il est blessé au cou.", "Mettez du beurre sur une brûlure."],
+        ["Donnez à boire à une victime inconsciente.", "Le massage cardiaque se fait sur le ventre."],
+        [
+            "Une voiture dont les freins sont défaillants peut être remorquée avec une corde.",
+            "Une voiture remorquée peut transporter des passagers à l'arrière.",
+        ],
+        [
+            "Un conducteur qui doit porter des lunettes peut s'en passer s'il est prudent.",
+            "On peut conduire en prenant n'importe quel médicament.",
+        ],
     ],
     meanings: [
         "Danger",

@@ -16,7 +16,7 @@ mod ru;
 mod ug;
 mod zh;
 
-use super::content::{FAMILIES, SIGNS, TEXT_CATEGORIES};
+use super::content::{FAMILIES, RULES, SIGNS, TEXT_CATEGORIES};
 
 /// Writing direction of a language's text (`dir` of the item body).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,9 +40,9 @@ pub struct Texts {
     /// For categories 7..=30: a rule with a number `{n}`; with `____` for `{n}` it is the
     /// single-choice question.
     pub facts: [&'static str; TEXT_CATEGORIES],
-    /// For categories 7..=30: a statement that is right, and one that is wrong.
-    pub rules_true: [&'static str; TEXT_CATEGORIES],
-    pub rules_false: [&'static str; TEXT_CATEGORIES],
+    /// For categories 7..=30: two statements that are right, and two that are wrong.
+    pub rules_true: [[&'static str; RULES]; TEXT_CATEGORIES],
+    pub rules_false: [[&'static str; RULES]; TEXT_CATEGORIES],
     /// What each drawn sign, light or marking means (`{n}` its number), in [`SIGNS`] order.
     pub meanings: [&'static str; SIGNS],
     /// "A warning sign", … in [`FAMILIES`] order.

@@ -96,6 +96,7 @@ async fn import(h: &Harness, bookings: Vec<Booking<'_>>) {
                 templates: sealer.seal(&aad::templates(b.number), &serde_json::to_vec(&templates).unwrap()).unwrap(),
                 template_count: templates.len() as u32,
                 purge_at: now_ms() + 86_400_000,
+                exam: None,
             }
         })
         .collect();

@@ -116,8 +116,12 @@ async fn load_exam(store: &dyn Store, exam: &str) -> anyhow::Result<ExamDef> {
     store.exam_def(exam).await?.with_context(|| format!("there is no exam {exam:?} (exam list shows them)"))
 }
 
+/// Prints JSON; a closed pipe (`| head`) is an error, not a panic.
 fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
     Ok(())
 }
 

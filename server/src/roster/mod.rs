@@ -32,6 +32,8 @@ use crate::store::{ImportSummary, NewCandidate, NewImport, Store, StoreError, re
 
 /// The columns of a CSV roster, in the documented order.
 pub const CSV_COLUMNS: [&str; 7] = ["booking_number", "id_number", "name", "session", "language", "photo", "templates"];
+/// An optional CSV column (and JSON field): the exam a candidate takes (default `[exam] default`).
+pub const OPTIONAL_EXAM_COLUMN: &str = "exam";
 
 /// Largest roster photo.
 pub const MAX_PHOTO_BYTES: usize = 1 << 20;
@@ -291,6 +293,7 @@ fn seal_all(sealer: &Sealer, config: &Config, bookings: Vec<ValidBooking>) -> Re
                 name: b.name,
                 session: b.session,
                 language: b.language,
+                exam: b.exam,
             })
         })
         .collect()

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{CSV_COLUMNS, Place, RowError};
+use super::{CSV_COLUMNS, OPTIONAL_EXAM_COLUMN, Place, RowError};
 
 /// A booking as the roster wrote it; `None` where a JSON booking left a field out.
 #[derive(Clone, PartialEq, Eq)]
@@ -17,6 +17,8 @@ pub struct RawBooking {
     pub language: Option<String>,
     pub photo: Option<Source>,
     pub templates: Option<Vec<RawTemplate>>,
+    /// The optional `exam` column: the exam definition's id.
+    pub exam: Option<String>,
 }
 
 // Rows hold ID numbers, names and photos: never print them whole.
@@ -52,8 +54,15 @@ pub fn csv(text: &str) -> (Vec<RawBooking>, Vec<RowError>) {
         Err(e) => return header_error(format!("cannot be read: {e}")),
     };
     let mut index = [usize::MAX; CSV_COLUMNS.len()];
+    let mut exam_index = None;
     let mut problems = Vec::new();
     for (i, name) in header.iter().enumerate() {
+        if name == OPTIONAL_EXAM_COLUMN {
+            if exam_index.replace(i).is_some() {
+                problems.push(format!("column {name:?} appears twice"));
+            }
+            continue;
+        }
         match CSV_COLUMNS.iter().position(|c| *c == name) {
             Some(c) if index[c] != usize::MAX => problems.push(format!("column {name:?} appears twice")),
             Some(c) => index[c] = i,
@@ -96,6 +105,7 @@ pub fn csv(text: &str) -> (Vec<RawBooking>, Vec<RowError>) {
             language: Some(field(4)),
             photo: (!photo.is_empty()).then_some(Source::File(photo)),
             templates: Some(field(6).split(';').map(str::trim).filter(|e| !e.is_empty()).map(csv_template).collect()),
+            exam: exam_index.and_then(|i| record.get(i)).filter(|e| !e.is_empty()).map(str::to_owned),
         });
     }
     (rows, errors)
@@ -144,6 +154,7 @@ struct JsonBooking {
     photo: Option<String>,
     photo_base64: Option<String>,
     templates: Option<Vec<JsonTemplate>>,
+    exam: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -217,6 +228,7 @@ pub fn json(text: &str) -> (Vec<RawBooking>, Vec<RowError>) {
             language: b.language,
             photo,
             templates: Some(templates),
+            exam: b.exam.filter(|e| !e.trim().is_empty()),
         });
     }
     (rows, errors)
@@ -293,5 +305,20 @@ mod tests {
         assert_eq!((errors[0].line, errors[0].field.as_str()), (2, "booking"));
         assert!(errors[0].reason.contains("nickname"), "{}", errors[0].reason);
         assert_eq!((errors[1].line, errors[1].field.as_str()), (3, "templates"));
+    }
+
+    #[test]
+    fn the_exam_column_is_optional_in_csv_and_json() {
+        let header = "booking_number,id_number,name,session,language,photo,templates";
+        let (rows, errors) = csv(&format!("{header}\nA1,1,n,s,en,p.jpg,a.fmr\n"));
+        assert!(errors.is_empty());
+        assert_eq!(rows[0].exam, None);
+        let (rows, errors) = csv(&format!("exam,{header}\nC1,A1,1,n,s,en,p.jpg,a.fmr\n,A2,1,n,s,en,p.jpg,a.fmr\n"));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!((rows[0].exam.as_deref(), rows[1].exam.as_deref()), (Some("C1"), None));
+        let (_, errors) = csv(&format!("exam,{header},exam\n"));
+        assert!(errors[0].reason.contains("\"exam\" appears twice"), "{}", errors[0].reason);
+        let (rows, _) = json(r#"{"bookings":[{"booking_number":"A1","exam":"subject-four"},{"booking_number":"A2"}]}"#);
+        assert_eq!((rows[0].exam.as_deref(), rows[1].exam.as_deref()), (Some("subject-four"), None));
     }
 }

@@ -37,6 +37,8 @@ pub struct ValidBooking {
     /// JPEG or PNG bytes that decode.
     pub photo: Vec<u8>,
     pub templates: Vec<ValidTemplate>,
+    /// The exam definition's id, if the roster names one.
+    pub exam: Option<String>,
 }
 
 // Personal data: never printed whole.
@@ -75,6 +77,7 @@ pub fn bookings(raw: &[RawBooking], files: &dyn RosterFiles) -> (Vec<ValidBookin
         let language = keep(e, "language", required(&r.language).and_then(language));
         let photo = keep(e, "photo", photo(r.photo.as_ref(), files));
         let templates = keep(e, "templates", templates(r.templates.as_deref().unwrap_or_default(), files));
+        let exam = keep(e, "exam", r.exam.as_deref().map(exam_id).transpose());
         if let Some(b) = &booking_number {
             match booking_lines.get(b) {
                 Some(first) => row_errors.push(("booking_number", format!("also on {} {first}", noun(r)))),
@@ -101,7 +104,7 @@ pub fn bookings(raw: &[RawBooking], files: &dyn RosterFiles) -> (Vec<ValidBookin
                 Some(language),
                 Some(photo),
                 Some(templates),
-            ) if row_errors.is_empty() => {
+            ) if row_errors.is_empty() && exam.is_some() => {
                 valid.push(ValidBooking {
                     line: r.line,
                     booking_number,
@@ -112,6 +115,7 @@ pub fn bookings(raw: &[RawBooking], files: &dyn RosterFiles) -> (Vec<ValidBookin
                     language,
                     photo,
                     templates,
+                    exam: exam.flatten(),
                 });
             }
             (booking_number, ..) => errors.extend(row_errors.into_iter().map(|(field, reason)| RowError {
@@ -121,6 +125,15 @@ pub fn bookings(raw: &[RawBooking], files: &dyn RosterFiles) -> (Vec<ValidBookin
         }
     }
     (valid, errors)
+}
+
+/// An exam id as exam definitions have them: a word of at most 64 characters.
+fn exam_id(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.chars().count() > 64 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{s:?} is not an exam id (a word of at most 64 characters)"));
+    }
+    Ok(s.to_owned())
 }
 
 fn keep<T>(errors: &mut Vec<(&'static str, String)>, field: &'static str, result: Result<T, String>) -> Option<T> {

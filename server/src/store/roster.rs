@@ -40,6 +40,8 @@ pub struct NewCandidate {
     pub template_count: u32,
     /// Unix ms after which the photo and templates are purged.
     pub purge_at: i64,
+    /// The exam definition the roster names (`None`: `[exam] default` at admission).
+    pub exam: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -278,8 +280,8 @@ macro_rules! roster_store {
                         sqlx::query(
                             "INSERT INTO candidates (booking_number, id_number, name, session, exam_date, language, \
                              photo, templates, template_count, import_id, purge_at, purged_at, state, mode, seat_no, \
-                             failures, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, \
-                             'booked', NULL, NULL, 0, $12)",
+                             failures, updated_at, exam) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, \
+                             'booked', NULL, NULL, 0, $12, $13)",
                         )
                         .bind(&c.booking_number)
                         .bind(&c.id_number)
@@ -293,6 +295,7 @@ macro_rules! roster_store {
                         .bind(&import.id)
                         .bind(c.purge_at)
                         .bind(now)
+                        .bind(&c.exam)
                         .execute(&mut *tx)
                         .await?;
                     }

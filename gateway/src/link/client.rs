@@ -246,8 +246,9 @@ impl LinkClient {
     pub async fn exam_package(&self, paper_id: &str, from: u64) -> Result<reqwest::Response, Failure> {
         let range = format!("bytes={from}-");
         let extra: &[(&'static str, &str)] = if from > 0 { &[("range", range.as_str())] } else { &[] };
-        let resp =
-            self.send(reqwest::Method::GET, &with_paper(exam::paths::PACKAGE, Some(paper_id)), Vec::new(), extra).await?;
+        let resp = self
+            .send(reqwest::Method::GET, &with_paper(exam::paths::PACKAGE, Some(paper_id)), Vec::new(), extra)
+            .await?;
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);

@@ -202,6 +202,9 @@ def take_exam(page, agent, code, screenshots):
                 page.screenshot(path=str(screenshots / f"exam-{code}-picture.png"))
                 pictured = True
         keys, answer = keys_for(item, i)
+        if i == 4:
+            unsaved_answer_survives(page, agent, item, keys, answer, code)
+            keys = []
         for key in keys:
             page.keyboard.press(key)
         if answer is not None:
@@ -225,6 +228,28 @@ def take_exam(page, agent, code, screenshots):
     page.keyboard.press("PageDown")
     question_shown(page, items[-1], total, code)
     return items, answers, flagged
+
+
+def unsaved_answer_survives(page, agent, item, keys, answer, code):
+    """The link from page to agent fails (requests aborted: the agent itself is untouched):
+    the page says the change is not saved and keeps trying; a reload meanwhile still shows the
+    answer (kept in the browser's storage) and sends it; when the link is back it is saved."""
+    def fail(route):
+        route.abort("connectionrefused")
+    page.route("**/v1/exam/answers/**", fail)
+    for key in keys:
+        page.keyboard.press(key)
+    expect(page.locator("#exam-save")).to_have_attribute("data-kind", "error", timeout=WAIT_MS)
+    expect(page.locator("#exam-save")).to_have_text(text(code, "exam.save.failed"))
+    assert agent.get("/v1/exam")["answers"].get(item["id"]) != answer
+    page.reload()
+    page.wait_for_selector("#exam-question:not([hidden])", timeout=WAIT_MS)
+    expect(page.locator("#exam-question")).to_have_attribute("data-item", item["id"])
+    assert chosen(page) == (answer or [])
+    expect(page.locator("#exam-save")).to_have_attribute("data-kind", "error", timeout=WAIT_MS)
+    page.unroute("**/v1/exam/answers/**", fail)
+    expect(page.locator("#exam-save")).to_have_attribute("data-kind", "saved", timeout=WAIT_MS)
+    assert agent.get("/v1/exam")["answers"].get(item["id"]) == answer
 
 
 def reload_and_check(page, item, total, code, answers, flagged):

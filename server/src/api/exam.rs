@@ -69,7 +69,7 @@ async fn bank_of(state: &AppState, paper: &PaperRow) -> Result<std::sync::Arc<cr
 /// The package of `paper`, built on first use and kept.
 async fn built(state: &AppState, paper: &PaperRow) -> Result<Built, AppError> {
     let bank = bank_of(state, paper).await?;
-    pkg::build(state.store.as_ref(), paper, &bank, &state.config.paper_dir()).await.map_err(package_error)
+    pkg::build(state.store.as_ref(), &state.banks, paper, &bank, &state.config.paper_dir()).await.map_err(package_error)
 }
 
 /// `GET /agent/v1/exam/paper`: the signed manifest.

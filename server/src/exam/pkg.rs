@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use examgate_protocol::exam::{
     PACKAGE_MEDIA_DIR, PACKAGE_PAPER, PackageFile, PackageInfo, PaperChoice, PaperDoc, PaperItem, PaperMedia, TextDir,
@@ -33,8 +34,6 @@ pub enum PkgError {
     NoText { paper: String, item: String },
     #[error("media file {0} is not in the bank")]
     MissingMedia(String),
-    #[error("media file {0} in the bank does not match its SHA-256")]
-    CorruptMedia(String),
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
 }
@@ -137,9 +136,10 @@ pub fn paper_doc(paper: &PaperRow, bank: &BankVersion) -> Result<(PaperDoc, BTre
 }
 
 /// The tar of `files` (path, bytes), deterministic.
-pub fn tar_of(files: &[(String, Vec<u8>)]) -> Result<Vec<u8>, std::io::Error> {
+pub fn tar_of<B: std::ops::Deref<Target = Vec<u8>>>(files: &[(String, B)]) -> Result<Vec<u8>, std::io::Error> {
     let mut builder = tar::Builder::new(Vec::new());
     for (path, bytes) in files {
+        let bytes: &[u8] = bytes;
         let mut header = tar::Header::new_ustar();
         header.set_size(bytes.len() as u64);
         header.set_mode(0o644);
@@ -147,13 +147,19 @@ pub fn tar_of(files: &[(String, Vec<u8>)]) -> Result<Vec<u8>, std::io::Error> {
         header.set_uid(0);
         header.set_gid(0);
         header.set_entry_type(tar::EntryType::Regular);
-        builder.append_data(&mut header, path, bytes.as_slice())?;
+        builder.append_data(&mut header, path, bytes)?;
     }
     builder.into_inner()
 }
 
 /// The package of `paper`, built now or found built under `dir`.
-pub async fn build(store: &dyn Store, paper: &PaperRow, bank: &BankVersion, dir: &Path) -> Result<Built, PkgError> {
+pub async fn build(
+    store: &dyn Store,
+    banks: &super::runtime::Banks,
+    paper: &PaperRow,
+    bank: &BankVersion,
+    dir: &Path,
+) -> Result<Built, PkgError> {
     let tar_path = Built::tar_path(dir, &paper.paper_id);
     let list_path = dir.join(format!("{}.json", paper.paper_id));
     if let Ok(text) = std::fs::read(&list_path)
@@ -164,15 +170,25 @@ pub async fn build(store: &dyn Store, paper: &PaperRow, bank: &BankVersion, dir:
     }
     let (doc, media) = paper_doc(paper, bank)?;
     let json = serde_json::to_vec(&doc).map_err(|e| PkgError::Store(StoreError::Invalid(e.to_string())))?;
-    let mut files = vec![(PACKAGE_PAPER.to_owned(), json)];
+    let mut files = vec![(PACKAGE_PAPER.to_owned(), Arc::new(json))];
     for (path, m) in &media {
-        let stored = store.bank_media(&m.sha256).await?.ok_or_else(|| PkgError::MissingMedia(m.sha256.clone()))?;
-        if sha256_hex(&stored.data) != m.sha256 {
-            return Err(PkgError::CorruptMedia(m.sha256.clone()));
-        }
-        files.push((path.clone(), stored.data));
+        let bytes = banks.media(store, &m.sha256).await?.ok_or_else(|| PkgError::MissingMedia(m.sha256.clone()))?;
+        files.push((path.clone(), bytes));
     }
-    let tar = tar_of(&files).map_err(io(&tar_path))?;
+    let dir = dir.to_path_buf();
+    // Hashing, the tar and its fsyncs block: off the runtime.
+    tokio::task::spawn_blocking(move || write_package(&dir, &tar_path, &list_path, &files))
+        .await
+        .map_err(|e| PkgError::Store(StoreError::Invalid(format!("the package builder stopped: {e}"))))?
+}
+
+fn write_package(
+    dir: &Path,
+    tar_path: &Path,
+    list_path: &Path,
+    files: &[(String, Arc<Vec<u8>>)],
+) -> Result<Built, PkgError> {
+    let tar = tar_of(files).map_err(io(tar_path))?;
     let built = Built {
         package: PackageInfo { size: tar.len() as u64, sha256: sha256_hex(&tar) },
         files: files
@@ -185,9 +201,9 @@ pub async fn build(store: &dyn Store, paper: &PaperRow, bank: &BankVersion, dir:
             .collect(),
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    write_atomically(&tar_path, &tar)?;
+    write_atomically(tar_path, &tar)?;
     let list = serde_json::to_vec(&built).map_err(|e| PkgError::Store(StoreError::Invalid(e.to_string())))?;
-    write_atomically(&list_path, &list)?;
+    write_atomically(list_path, &list)?;
     Ok(built)
 }
 
@@ -212,7 +228,10 @@ mod tests {
 
     #[test]
     fn the_tar_is_the_same_bytes_every_time_and_reads_back() {
-        let files = vec![("paper.json".to_owned(), b"{}".to_vec()), ("media/ab.png".to_owned(), vec![1, 2, 3])];
+        let files = vec![
+            ("paper.json".to_owned(), Box::new(b"{}".to_vec())),
+            ("media/ab.png".to_owned(), Box::new(vec![1, 2, 3])),
+        ];
         let a = tar_of(&files).unwrap();
         assert_eq!(a, tar_of(&files).unwrap());
         let mut archive = tar::Archive::new(a.as_slice());

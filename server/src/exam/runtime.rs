@@ -2,6 +2,7 @@
 //! drawn, packaged and scored from the immutable version it names), the paper
 //! plan made at admission, and the scorer a submission closes a paper with.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use examgate_protocol::exam::{ExamInfo, ExamResult, ExamResultState, ExamScore};
@@ -13,10 +14,15 @@ use crate::store::{Candidate, NewPaper, PaperPlan, PaperRow, PaperState, Scored,
 /// How many bank versions stay in memory (papers in progress rarely span more than two).
 const KEPT_VERSIONS: usize = 3;
 
-/// Bank versions by version, read once from the store.
+/// How many bytes of media stay in memory for building packages.
+const KEPT_MEDIA_BYTES: usize = 256 << 20;
+
+/// Bank versions by version, and media by SHA-256, read once from the store
+/// (both immutable): a thousand papers packaged at once read each picture once.
 #[derive(Default)]
 pub struct Banks {
     kept: Mutex<Vec<Arc<BankVersion>>>,
+    media: Mutex<(HashMap<String, Arc<Vec<u8>>>, usize)>,
 }
 
 impl Banks {
@@ -33,6 +39,31 @@ impl Banks {
             kept.truncate(KEPT_VERSIONS);
         }
         Ok(Some(bank))
+    }
+
+    /// A media file's bytes, checked against its SHA-256, from memory or the store.
+    pub async fn media(&self, store: &dyn Store, sha256: &str) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
+        if let Some(bytes) = self.media_lock().0.get(sha256) {
+            return Ok(Some(bytes.clone()));
+        }
+        let Some(stored) = store.bank_media(sha256).await? else { return Ok(None) };
+        if crate::crypto::sha256_hex(&stored.data) != sha256 {
+            return Err(StoreError::Invalid(format!("media file {sha256} in the bank does not match its SHA-256")));
+        }
+        let bytes = Arc::new(stored.data);
+        let mut kept = self.media_lock();
+        if kept.1 + bytes.len() > KEPT_MEDIA_BYTES {
+            // Simple bound: start again rather than track an order; media are re-read cheaply.
+            *kept = (HashMap::new(), 0);
+        }
+        if bytes.len() <= KEPT_MEDIA_BYTES && kept.0.insert(sha256.to_owned(), bytes.clone()).is_none() {
+            kept.1 += bytes.len();
+        }
+        Ok(Some(bytes))
+    }
+
+    fn media_lock(&self) -> std::sync::MutexGuard<'_, (HashMap<String, Arc<Vec<u8>>>, usize)> {
+        self.media.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<BankVersion>>> {

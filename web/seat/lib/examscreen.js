@@ -141,6 +141,7 @@ async function show(state) {
   enterScreen();
   if (state.state === "downloading") {
     setPhase("preparing");
+    showDownload(state.download);
     return poll();
   }
   if (view.paperId !== state.paper_id) {
@@ -203,6 +204,16 @@ function setPhase(phase) {
   render();
   if (phase === "preparing") $("preparing-title").focus();
   if (phase === "instructions") $("exam-start").focus({ focusVisible: true });
+}
+
+/** How much of the paper package the agent has (`{received, size}`), as a bar without words. */
+function showDownload(download) {
+  const bar = $("preparing-progress");
+  bar.hidden = !download?.size;
+  if (download?.size) {
+    bar.max = download.size;
+    bar.value = Math.min(download.received ?? 0, download.size);
+  }
 }
 
 /** Ask again in a moment (downloading, waiting for the result or for the timeout submission). */

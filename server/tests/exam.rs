@@ -15,6 +15,7 @@ use examgate_protocol::link::{Command, paths as link_paths};
 use examgate_protocol::login::paths;
 use examgate_server::crypto::sha256_hex;
 use examgate_server::exam::{BankVersion, ChoiceId, ExamDef, Item, ItemKind, Media, Section, Translation, key, score};
+use examgate_server::hub::ConsoleEvent;
 use examgate_server::now_ms;
 use examgate_server::seal::aad;
 use examgate_server::store::{NewBankImport, NewCandidate, NewImport, NewMediaFile};
@@ -285,6 +286,7 @@ async fn a_whole_attempt_from_admission_to_result(db: TestDb) {
     // Answers: stored once per idempotency key, the highest seq per item held.
     let (q1, q2) = (drawn[0].id.clone(), drawn[1].id.clone());
     let pid = paper.paper_id.clone();
+    let mut events = h.state.hub.subscribe();
     let r = deliver(&h, &s1, "a-1", &answer(A, &pid, &q1, &["A"], 1)).await;
     assert_eq!((r.status, r.json()["stored"].as_str()), (StatusCode::CREATED, Some("new")), "{}", r.text());
     let r = deliver(&h, &s1, "a-1", &answer(A, &pid, &q1, &["A"], 1)).await;
@@ -298,10 +300,28 @@ async fn a_whole_attempt_from_admission_to_result(db: TestDb) {
     let progress = h.get("/api/v1/exam/progress", &console).await.json();
     assert_eq!((progress["seats"][0]["answered"].as_u64(), progress["seats"][0]["total"].as_u64()), (Some(2), Some(3)));
 
+    // Consoles heard each stored answer (a duplicate is no news), with the count answered.
+    let mut heard = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        heard.push(e);
+    }
+    let progress_events: Vec<u32> = heard
+        .iter()
+        .filter_map(|e| match e {
+            ConsoleEvent::ExamProgress { paper_id, answered, total: 3, .. } if *paper_id == pid => Some(*answered),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(progress_events, vec![1, 1, 1, 2], "{heard:?}");
+
     // Submission: the server's score from its stored answers, once.
     let r = deliver(&h, &s1, "s-5", &submit(A, &pid, 5)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     assert_eq!(deliver(&h, &s1, "s-5", &submit(A, &pid, 5)).await.json()["stored"], "duplicate");
+    let submitted: Vec<_> = std::iter::from_fn(|| events.try_recv().ok())
+        .filter(|e| matches!(e, ConsoleEvent::ExamSubmitted { paper_id, max_score: 6, .. } if *paper_id == pid))
+        .collect();
+    assert_eq!(submitted.len(), 1, "one exam_submitted, none for the retry");
     let expected = recomputed(&h, &pid, &[(&q1, "B"), (&q2, "A")]).await;
     let result = get(&h, &s1, &format!("{}?paper_id={pid}", exam_paths::RESULT)).await.json();
     assert_eq!(result["state"], "submitted");

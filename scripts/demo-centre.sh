@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: an exam centre on this machine. examgate-server with its
-# embedded database and today's simulated roster imported; the examiner's
+# embedded database, the simulator's question bank (a QTI 3.0 package, 1,800
+# items in twelve languages) imported and an exam set as the day's default,
+# and today's simulated roster imported; the examiner's
 # console PC (an agent approved as the console, reading a simulated ID card
 # through the real pcscd and vsmartcard's vpcd); three simulated seats
 # (agents with a simulated ISO fingerprint reader and camera), each enrolled
@@ -43,10 +45,29 @@ if [[ ! -e $data/examgate.db ]]; then
   printf 'invigilator-demo\n' | "$server" user add invigilator --role invigilator --data-dir "$data" >/dev/null
 fi
 # The console is bound to the console PC's IP (the seeds' rule); here that PC is this one.
+# Every candidate takes the default exam (the roster names none): C1 Subject One, 100
+# questions in 45 minutes, unless EXAMGATE_DEMO_EXAM names another of the bank's exams
+# (subject-four: 50 in 30 minutes; practice: 150 in 60 minutes, no pass mark).
+exam=${EXAMGATE_DEMO_EXAM:-c1-subject-one}
+[[ $exam =~ ^[A-Za-z0-9_-]+$ ]] || { echo "EXAMGATE_DEMO_EXAM must be an exam id such as c1-subject-one" >&2; exit 2; }
 cat >"$demo/server.toml" <<TOML
 [console]
 allowed_ips = ["127.0.0.1"]
+[exam]
+default = "$exam"
 TOML
+
+# The question bank: the simulator's QTI 3.0 package (the same seed gives the same
+# bytes), imported as a centre imports its national bank. A demo directory kept from
+# another day imports it again, which finds the same content and stores nothing.
+# exam check names every section the bank cannot fill, and stops the demo if one is.
+if [[ ! -s $demo/bank/bank.zip ]]; then
+  rm -rf "$demo/bank"
+  "$sim" bank --out "$demo/bank" --zip >/dev/null
+fi
+"$server" bank import "$demo/bank/bank.zip" --config "$demo/server.toml" --data-dir "$data" >"$demo/bank.txt"
+"$server" exam check "$exam" --config "$demo/server.toml" --data-dir "$data" >>"$demo/bank.txt" \
+  || { cat "$demo/bank.txt" >&2; echo "the demo's bank cannot fill the exam $exam" >&2; exit 1; }
 "$server" serve --listen "127.0.0.1:$port" --config "$demo/server.toml" --data-dir "$data" \
   >"$demo/server.out" 2>"$demo/server.log" &
 pids+=($!)
@@ -106,7 +127,7 @@ listen = "127.0.0.1:$((17480 + n))"
 [snapshots]
 dir = "$seat/snapshots"
 seat = "$n"
-exam = "demo-k1"
+exam = "$exam"
 TOML
   enrol "$seat" "$n" seat
   "$agent" run --config "$seat/agent.toml" --device "sim:fingerprint?seed=$seed&format=iso19794-2" --device sim:camera \
@@ -116,6 +137,12 @@ TOML
   pids+=($!)
 done
 echo "$demo" >"${XDG_RUNTIME_DIR:-/tmp}/examgate-demo.current"
+bank_version=$(grep -m1 -oE 'bank version [0-9a-f]{12}' "$demo/bank.txt")
+if grep -q 'nothing new' "$demo/bank.txt"; then
+  bank_note="was imported before ($bank_version…: importing it again stored nothing);"
+else
+  bank_note="is imported ($bank_version…);"
+fi
 
 cat <<MSG
 examgate demo centre (files in $demo)
@@ -129,10 +156,15 @@ $(sed 's/^/              /' "$demo/roster.txt")
   mode (a):   scripts/demo-ctl.sh card insert    (张伟's card on the console's reader; remove: card remove)
   mode (b):   at a seat type a booking number, then scripts/demo-ctl.sh finger SEAT K
               (candidate K's finger; any other K is a wrong finger)
+  exam:       every candidate takes $exam; the bank $demo/bank/bank.zip
+              $bank_note
+              once admitted the seat shows it: Enter starts, 1-4 or A-D (Y/N) answer,
+              arrows move, F flags, M the question map, S submits; the console's Exam panel
+              follows every seat
   a spare:    $agent enrol --server https://127.0.0.1:$port --pin $pin --state-dir $demo/spare
               then rebind a seat to it on the console
   operator:   $server seat list --data-dir $data ; $server roster list --data-dir $data ;
-              $server audit verify --data-dir $data
+              $server bank list --data-dir $data ; $server audit verify --data-dir $data
 Ctrl-C stops everything.
 MSG
 wait

@@ -38,7 +38,8 @@ lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-# An exam centre: the server with today's simulated roster, the examiner's console PC
+# An exam centre: the server with the simulator's question bank imported, the day's exam
+# set ([exam] default; EXAMGATE_DEMO_EXAM) and today's simulated roster, the examiner's console PC
 # (reads an ID card through pcscd and vpcd), three seats enrolled and approved; prints the
 # console URL, the logins and how to put the card or a finger on (scripts/demo-ctl.sh).
 demo: deps

@@ -18,6 +18,7 @@ PACKAGES=(
   fonts-noto-cjk    # Noto Sans CJK: Chinese, Japanese, Korean
   python3-venv      # scripts/install-playwright.sh makes a virtualenv for Playwright
   faketime          # libfaketime: make test-clock runs the date-sensitive tests a year ahead and before midnight
+  tzdata            # make test-clock's midnight is Beijing's (TZ=Asia/Shanghai)
   sqlite3           # the README's exam walk: an auditor reads the demo's audit chain and answers
 )
 

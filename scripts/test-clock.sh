@@ -33,6 +33,11 @@ if [[ -z $LIB || ! -e $LIB ]]; then
   exit 1
 fi
 
+if [[ ! -e /usr/share/zoneinfo/Asia/Shanghai ]]; then
+  echo "test-clock: no time zone Asia/Shanghai: scripts/install-deps.sh installs it (package tzdata)" >&2
+  exit 1
+fi
+
 # Package: its test targets touching dates (lib = its unit tests).
 TARGETS=(
   # the exam day and card validity (roster::dates, login::card), every server suite:

@@ -4,15 +4,25 @@
 //!   binding, seat claim) against a bare axum handler over the same TLS that
 //!   does no work, both saturated by `examgate-fleet --saturate`;
 //! - p50/p99 heartbeat and snapshot latency, and the server's peak RSS, with
-//!   1,000 and 10,000 seats on schedule (a heartbeat every 5 s, a snapshot
-//!   every 2 minutes), on SQLite and on PostgreSQL.
+//!   10,000 and 20,000 seats on schedule (a heartbeat every 5 s, a snapshot
+//!   every 2 minutes), on SQLite and on PostgreSQL;
+//! - on PostgreSQL, the statements and commits the server sends per
+//!   heartbeat (`pg_stat_statements`, `pg_stat_database`).
+//!
+//! PostgreSQL runs as a centre runs it: fsync, synchronous commit and
+//! full-page writes on. `postgres-fsync-off` (the tests' settings) is an
+//! extra saturated row, labelled as such.
 //!
 //! Latencies are measured by the fleet, on the same two cores as the server.
 //! `LOAD_SECS` sets how long each scheduled run lasts (default 60),
-//! `LOAD_SIZES` the seat counts (default `1000,10000`), `LOAD_DATABASES`
-//! which databases (default `sqlite,postgres`).
+//! `LOAD_SIZES` the seat counts (default `10000,20000`), `LOAD_DATABASES`
+//! which databases (default `sqlite,postgres,postgres-fsync-off`). More
+//! than 10,000 seats share connections two to a PC's client: this machine
+//! allows 20,000 open files per process. `LOAD_SERVER` names another
+//! `examgate-server` binary to run instead (a before/after comparison).
 
 #[path = "../tests/common/postgres.rs"]
+#[allow(dead_code)]
 mod postgres;
 
 use std::io::Write;
@@ -32,8 +42,12 @@ fn release_dir() -> PathBuf {
     exe.parent().and_then(|d| d.parent()).expect("target/release/deps/<bench>").to_owned()
 }
 
+/// `LOAD_SERVER` may name another server binary, to compare two builds.
 fn binary(name: &str) -> PathBuf {
-    let p = release_dir().join(name);
+    let p = match std::env::var_os("LOAD_SERVER") {
+        Some(p) if name == "examgate-server" => PathBuf::from(p),
+        _ => release_dir().join(name),
+    };
     assert!(p.exists(), "{} is missing: cargo build --release -p examgate-server -p examgate-fleet", p.display());
     p
 }
@@ -158,14 +172,95 @@ fn secs() -> String {
     std::env::var("LOAD_SECS").unwrap_or_else(|_| "60".into())
 }
 
+/// A database the bench runs against.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Db {
+    Sqlite,
+    /// fsync, synchronous_commit and full-page writes on, as a centre runs it.
+    Postgres,
+    /// The tests' settings: an extra row, not a centre's.
+    PostgresFsyncOff,
+}
+
+impl Db {
+    fn parse(s: &str) -> Db {
+        match s {
+            "sqlite" => Db::Sqlite,
+            "postgres" => Db::Postgres,
+            "postgres-fsync-off" => Db::PostgresFsyncOff,
+            _ => panic!("LOAD_DATABASES: sqlite, postgres or postgres-fsync-off, not {s:?}"),
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Db::Sqlite => "sqlite",
+            Db::Postgres => "postgres (fsync on)",
+            Db::PostgresFsyncOff => "postgres, fsync off (extra row)",
+        }
+    }
+
+    fn url(self, data: &Path) -> String {
+        match self {
+            Db::Sqlite => format!("sqlite:{}", data.join("examgate.db").display()),
+            Db::Postgres => {
+                let url = postgres::fresh_durable_database();
+                postgres::psql(&url, "CREATE EXTENSION pg_stat_statements");
+                url
+            }
+            Db::PostgresFsyncOff => postgres::fresh_database_blocking(),
+        }
+    }
+}
+
+/// Statements (`pg_stat_statements` calls, BEGIN and COMMIT included) and
+/// commits PostgreSQL has counted for the database at `url` so far.
+fn pg_counts(url: &str) -> (f64, f64) {
+    // Backends report their transaction counts when idle, at most once a second.
+    std::thread::sleep(Duration::from_millis(2500));
+    let out = postgres::psql(
+        url,
+        "SELECT (SELECT COALESCE(SUM(calls), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid \
+         WHERE d.datname = current_database()), \
+         (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database())",
+    );
+    let mut f = out.trim().split('|').map(|v| v.parse::<f64>().expect("a count"));
+    (f.next().expect("statements"), f.next().expect("commits"))
+}
+
+/// Statements and commits per heartbeat in a saturated run on PostgreSQL:
+/// the run's counts less those of enrolling the same seats without load.
+fn pg_cost(tmp: &Path, saturate: &[&str]) -> (f64, f64) {
+    let data = tmp.join("postgres-enrol-only");
+    let url = Db::Postgres.url(&data);
+    let server = start_server(&data, &url);
+    let before = pg_counts(&url);
+    let mut enrol_only: Vec<&str> = saturate.iter().copied().take_while(|a| *a != "--duration-secs").collect();
+    enrol_only.extend(["--duration-secs", "0", "--warmup-secs", "0"]);
+    fleet(&server.url, &server.pin, &enrol_only);
+    let after = pg_counts(&url);
+    drop(server);
+    let enrol = (after.0 - before.0, after.1 - before.1);
+
+    let data = tmp.join("postgres-counted");
+    let url = Db::Postgres.url(&data);
+    let server = start_server(&data, &url);
+    let before = pg_counts(&url);
+    let r = fleet(&server.url, &server.pin, saturate);
+    let after = pg_counts(&url);
+    let sent = r["heartbeats_sent"].as_f64().unwrap();
+    ((after.0 - before.0 - enrol.0) / sent, (after.1 - before.1 - enrol.1) / sent)
+}
+
 fn main() {
     let sizes: Vec<usize> = std::env::var("LOAD_SIZES")
-        .unwrap_or_else(|_| "1000,10000".into())
+        .unwrap_or_else(|_| "10000,20000".into())
         .split(',')
+        .filter(|s| !s.trim().is_empty())
         .map(|s| s.trim().parse().expect("LOAD_SIZES: numbers"))
         .collect();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let tmp = tempfile::tempdir().unwrap();
+    println!("{} cores, load average {} at the start", cores(), load_average());
 
     // Throughput: 64 workers back to back, 10 s, 256 seats over 64 connections.
     let saturate = ["--seats", "256", "--clients", "64", "--saturate", "64", "--duration-secs", "10"];
@@ -177,57 +272,72 @@ fn main() {
     println!("bare axum handler over TLS: {bare_rate:.0} heartbeats/s");
 
     let mut rows = Vec::new();
-    let kinds = std::env::var("LOAD_DATABASES").unwrap_or_else(|_| "sqlite,postgres".into());
-    for kind in kinds.split(',').map(str::trim) {
-        let data = tmp.path().join(format!("{kind}-throughput"));
-        let db = database(&rt, kind, &data);
-        let server = start_server(&data, &db);
+    let mut costs = Vec::new();
+    let kinds = std::env::var("LOAD_DATABASES").unwrap_or_else(|_| "sqlite,postgres,postgres-fsync-off".into());
+    for db in kinds.split(',').map(str::trim).map(Db::parse) {
+        let label = db.label();
+        let data = tmp.path().join(format!("{label}-throughput"));
+        let url = db.url(&data);
+        let server = start_server(&data, &url);
         let r = fleet(&server.url, &server.pin, &saturate);
         let rate = r["heartbeats"]["per_sec"].as_f64().unwrap();
         println!(
-            "{kind}: {rate:.0} heartbeats/s saturated ({:.0}% of the bare handler), p50 {:.2} ms, p99 {:.2} ms, {} errors",
+            "{label}: {rate:.0} heartbeats/s saturated ({:.0}% of the bare handler), p50 {:.2} ms, p99 {:.2} ms, {} errors",
             100.0 * rate / bare_rate,
             r["heartbeats"]["p50_ms"].as_f64().unwrap(),
             r["heartbeats"]["p99_ms"].as_f64().unwrap(),
             r["heartbeats"]["errors"]
         );
         rows.push(format!(
-            "| {kind} | saturated, 64 workers | {rate:.0}/s ({:.0}% of bare {bare_rate:.0}/s) | {:.2} | {:.2} | | | {} |",
+            "| {label} | saturated, 64 workers | {rate:.0}/s ({:.0}% of bare {bare_rate:.0}/s), {} failed | {:.2} | {:.2} | | | {} |",
             100.0 * rate / bare_rate,
+            r["heartbeats"]["errors"],
             r["heartbeats"]["p50_ms"].as_f64().unwrap(),
             r["heartbeats"]["p99_ms"].as_f64().unwrap(),
             load_average()
         ));
         drop(server);
+        if db == Db::Postgres {
+            let (statements, commits) = pg_cost(tmp.path(), &saturate);
+            println!("{label}: {statements:.2} statements and {commits:.2} commits per heartbeat (saturated)");
+            costs.push(format!("| {label} | {statements:.2} | {commits:.2} |"));
+        }
+        if db == Db::PostgresFsyncOff {
+            continue;
+        }
 
         for &n in &sizes {
-            let data = tmp.path().join(format!("{kind}-{n}"));
-            let db = database(&rt, kind, &data);
-            let server = start_server(&data, &db);
+            let data = tmp.path().join(format!("{label}-{n}"));
+            let url = db.url(&data);
+            let server = start_server(&data, &url);
             let (stop, peak) = rss_sampler(server.child.id());
             let seats = n.to_string();
             let secs = secs();
-            let r = fleet(&server.url, &server.pin, &["--seats", &seats, "--duration-secs", &secs]);
+            // One connection per seat up to 10,000; beyond, two seats share one.
+            let clients = n.min(n.div_ceil(2).max(10_000)).to_string();
+            let r = fleet(&server.url, &server.pin, &["--seats", &seats, "--clients", &clients, "--duration-secs", &secs]);
             stop.store(true, Ordering::Relaxed);
             let rss = peak.join().unwrap();
             let hb = &r["heartbeats"];
             let sn = &r["snapshots"];
             println!(
-                "{kind}, {n} seats: heartbeats {} ok / {} failed, {:.0}/s, p50 {:.2} ms, p99 {:.2} ms; snapshots {} ok, p50 {:.2} ms, p99 {:.2} ms; server peak RSS {rss:.0} MiB; enrolment {:.0} s",
+                "{label}, {n} seats: heartbeats {} ok / {} failed, {:.0}/s, p50 {:.2} ms, p99 {:.2} ms; snapshots {} ok / {} failed, p50 {:.2} ms, p99 {:.2} ms; server peak RSS {rss:.0} MiB; enrolment {:.0} s",
                 hb["count"],
                 hb["errors"],
                 hb["per_sec"].as_f64().unwrap(),
                 hb["p50_ms"].as_f64().unwrap(),
                 hb["p99_ms"].as_f64().unwrap(),
                 sn["count"],
+                sn["errors"],
                 sn["p50_ms"].as_f64().unwrap(),
                 sn["p99_ms"].as_f64().unwrap(),
                 r["enrol_secs"].as_f64().unwrap()
             );
             rows.push(format!(
-                "| {kind} | {n} seats on schedule, {secs} s | {:.0}/s, {} failed | {:.2} | {:.2} | {:.2} / {:.2} | {rss:.0} | {} |",
+                "| {label} | {n} seats on schedule ({clients} connections), {secs} s | {:.0}/s, {} failed; snapshots {} failed | {:.2} | {:.2} | {:.2} / {:.2} | {rss:.0} | {} |",
                 hb["per_sec"].as_f64().unwrap(),
                 hb["errors"],
+                sn["errors"],
                 hb["p50_ms"].as_f64().unwrap(),
                 hb["p99_ms"].as_f64().unwrap(),
                 sn["p50_ms"].as_f64().unwrap(),
@@ -243,11 +353,16 @@ fn main() {
     for r in rows {
         println!("{r}");
     }
+    if !costs.is_empty() {
+        println!("\n| database | statements per heartbeat | commits per heartbeat |");
+        println!("|---|---|---|");
+        for c in costs {
+            println!("{c}");
+        }
+    }
+    println!("\n{} cores, load average {} at the end", cores(), load_average());
 }
 
-fn database(rt: &tokio::runtime::Runtime, kind: &str, data: &Path) -> String {
-    match kind {
-        "postgres" => rt.block_on(postgres::fresh_database()),
-        _ => format!("sqlite:{}", data.join("examgate.db").display()),
-    }
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

@@ -17,6 +17,16 @@ struct Server {
 }
 
 static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
+/// A second server set as an exam centre runs one: fsync, synchronous commit
+/// and full-page writes on (the load bench's main rows), with
+/// `pg_stat_statements` loaded so that the bench can count statements.
+static DURABLE: OnceLock<Result<Server, String>> = OnceLock::new();
+
+/// The settings of the tests' server: nothing waits for the disk.
+const FAST: &str = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off";
+/// A centre's settings (PostgreSQL's defaults).
+const AS_A_CENTRE: &str = "-c fsync=on -c synchronous_commit=on -c full_page_writes=on \
+    -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all";
 
 fn bin_dir() -> Result<PathBuf, String> {
     let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
@@ -53,7 +63,7 @@ fn command(bin: &Path, ids: Option<(u32, u32)>) -> Command {
     c
 }
 
-fn start() -> Result<Server, String> {
+fn start(settings: &str) -> Result<Server, String> {
     let bin = bin_dir()?;
     let ids = run_as();
     let dir = tempfile::Builder::new().prefix("examgate-pg-").tempdir().map_err(|e| e.to_string())?.keep();
@@ -73,8 +83,7 @@ fn start() -> Result<Server, String> {
     // The shell starts postgres, then waits for its stdin to close (this
     // process exiting), then stops postgres at once and removes the files.
     let script = r#"
-        "$1/postgres" -D "$2/data" -p "$3" -k "$2" -c listen_addresses=127.0.0.1 -c fsync=off \
-            -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 &
+        "$1/postgres" -D "$2/data" -p "$3" -k "$2" -c listen_addresses=127.0.0.1 $4 -c max_connections=300 &
         pid=$!
         read -r _
         kill -QUIT "$pid" 2>/dev/null
@@ -86,6 +95,7 @@ fn start() -> Result<Server, String> {
         .arg(&bin)
         .arg(&dir)
         .arg(port.to_string())
+        .arg(settings)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -123,8 +133,29 @@ pub async fn fresh_database() -> String {
 /// The same, for callers without a runtime. `psql` makes the database, so
 /// this file needs nothing but std and tempfile (the e2e tests include it too).
 pub fn fresh_database_blocking() -> String {
+    new_database(SERVER.get_or_init(|| start(FAST)))
+}
+
+/// A URL of a new, empty database on a throwaway server that syncs its
+/// commits to disk as a centre's does (fsync and synchronous_commit on).
+pub fn fresh_durable_database() -> String {
+    new_database(DURABLE.get_or_init(|| start(AS_A_CENTRE)))
+}
+
+/// Runs `sql` with `psql` on the database at `url`; its output, unaligned, without headers.
+pub fn psql(url: &str, sql: &str) -> String {
+    let out = Command::new(bin_dir().expect("PostgreSQL binaries").join("psql"))
+        .arg(url)
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-A", "-t", "-c", sql])
+        .output()
+        .expect("run psql");
+    assert!(out.status.success(), "psql {sql:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn new_database(server: &Result<Server, String>) -> String {
     use std::hash::{BuildHasher, Hasher};
-    let server = SERVER.get_or_init(start).as_ref().unwrap_or_else(|e| panic!("throwaway PostgreSQL: {e}"));
+    let server = server.as_ref().unwrap_or_else(|e| panic!("throwaway PostgreSQL: {e}"));
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
     let name = format!("t_{:016x}", h.finish());

@@ -100,6 +100,9 @@ pub struct Report {
     pub load_secs: f64,
     pub heartbeats: Stats,
     pub snapshots: Stats,
+    /// Every heartbeat sent, the warm-up's included (what the server handled,
+    /// for dividing its statement counts by).
+    pub heartbeats_sent: usize,
     #[serde(skip)]
     json: bool,
 }
@@ -159,6 +162,8 @@ type Shared = Arc<Mutex<Samples>>;
 
 /// When measuring begins (after the warm-up).
 static MEASURE_FROM: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+/// Heartbeats sent, measured or not.
+static HEARTBEATS_SENT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn record<T, E: fmt::Display>(into: &Shared, started: Instant, result: Result<T, E>) {
     if started < *MEASURE_FROM.get().expect("set before the load starts") {
@@ -298,6 +303,7 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<Report> {
                         let seat = &seats[i % seats.len()];
                         let t = Instant::now();
                         record(&beats, t, seat.client.heartbeat(&heartbeat(seat)).await);
+                        HEARTBEATS_SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         i += workers;
                     }
                 }));
@@ -322,6 +328,7 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<Report> {
                             _ = hb.tick() => {
                                 let t = Instant::now();
                                 record(&beats, t, seat.client.heartbeat(&heartbeat(&seat)).await);
+                                HEARTBEATS_SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             }
                             _ = async { snap.as_mut().expect("only polled when set").tick().await }, if snap.is_some() => {
                                 n += 1;
@@ -351,6 +358,7 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<Report> {
         load_secs,
         heartbeats: lock(&beats),
         snapshots: lock(&snaps),
+        heartbeats_sent: HEARTBEATS_SENT.load(std::sync::atomic::Ordering::Relaxed),
         json: args.json,
     })
 }

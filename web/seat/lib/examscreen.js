@@ -46,6 +46,8 @@ const view = {
   clockTimer: 0,
   pollTimer: 0,
   busy: false,
+  /** The paper is being fetched from the agent. */
+  loading: false,
 };
 
 const t = (key, params) => view.language.t(key, params);
@@ -145,11 +147,16 @@ async function show(state) {
     return poll();
   }
   if (view.paperId !== state.paper_id) {
+    // An event and a poll may both bring the new paper: it is loaded and restored once.
+    if (view.loading) return;
+    view.loading = true;
     try {
       view.paper = await exam.loadPaper();
     } catch {
       setPhase("preparing");
       return poll();
+    } finally {
+      view.loading = false;
     }
     restore(state);
   }

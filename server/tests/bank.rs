@@ -344,11 +344,14 @@ async fn a_trimmed_bank_fails_exam_check_naming_each_category(db: TestDb) {
     // Category 2 has one true/false and no multiple-choice item; the test wants 2 and 1.
     let mut items = items_of("1", 3, 3, 2);
     items.extend(items_of("2", 1, 3, 0));
-    // Every item is referenced (an item no test references has no category).
-    let select = [("1", "tf", 2), ("1", "single", 2), ("1", "multi", 1), ("2", "tf", 2), ("2", "single", 2)];
+    // Category 1's single and multiple-choice items are on no test: kept without a category.
+    let select = [("1", "tf", 2), ("2", "tf", 2), ("2", "single", 2)];
     let files = package(Qti::V3, &items, &["en"], &select);
     let (ok, out, err) = run(&db, &["bank", "import", s(&zip_in(&db, "trimmed.zip", &files))]);
     assert!(ok, "{out}{err}");
+    assert!(out.contains("5 items no test references have no category"), "{out}");
+    let list = run_json(&db, &["bank", "list", "--json"]);
+    assert_eq!(list["bank"]["by_category"][""], json!({"multiple": 2, "single": 3}));
     let (ok, out, err) = run(&db, &["exam", "check", "T1"]);
     assert!(!ok, "exam check must fail: {out}");
     assert!(out.contains("category 2 (true_false): have 1, need 2"), "{out}");
@@ -358,7 +361,7 @@ async fn a_trimmed_bank_fails_exam_check_naming_each_category(db: TestDb) {
     std::fs::write(
         &rules,
         "id = \"R\"\nminutes = 10\n[[section]]\ncategory = \"2\"\ntype = \"multiple\"\ncount = 1\n\
-         [[section]]\ncategory = \"1\"\ntype = \"single\"\ncount = 3\n",
+         [[section]]\ncategory = \"1\"\ntype = \"true_false\"\ncount = 3\n",
     )
     .unwrap();
     let (ok, out, _) = run(&db, &["exam", "check", s(&rules)]);

@@ -161,6 +161,12 @@ pub async fn bank(global: &Global, command: BankCommand) -> anyhow::Result<()> {
                     if report.exams.is_empty() { "none".to_owned() } else { report.exams.join(", ") }
                 );
             }
+            if report.uncategorised > 0 {
+                println!(
+                    "{} items no test references have no category: they are kept but never drawn until a test names their category",
+                    report.uncategorised
+                );
+            }
             Ok(())
         }
         BankCommand::List(args) => {
@@ -182,6 +188,7 @@ pub async fn bank(global: &Global, command: BankCommand) -> anyhow::Result<()> {
             println!("by type: {}", counts(&bank.by_kind));
             println!("by language: {}", counts(&bank.by_language));
             for (category, kinds) in &bank.by_category {
+                let category = if category.is_empty() { "(none: no test references them)" } else { category };
                 println!("category {category}: {}", counts(kinds));
             }
             for v in &listing.versions {

@@ -141,6 +141,9 @@ pub fn merge(
             continue;
         };
         let mut next = new.clone();
+        if next.category.is_empty() {
+            next.category = old.category.clone();
+        }
         let choice_ids = |i: &Item| i.choices.iter().map(|c| c.id.clone()).collect::<BTreeSet<_>>();
         let missing: Vec<&String> = old.translations.keys().filter(|l| !new.translations.contains_key(*l)).collect();
         if !missing.is_empty() && choice_ids(old) != choice_ids(new) {
@@ -188,6 +191,8 @@ pub struct ImportReport {
     pub merge: MergeSummary,
     /// Exam definitions stored new or changed.
     pub exams: Vec<String>,
+    /// Items of the new version without a category (no test has referenced them): never drawn.
+    pub uncategorised: usize,
 }
 
 /// Imports `path` into the store: read, check, merge, store (one transaction, audited).
@@ -235,6 +240,7 @@ pub async fn import(
         version: next.version,
         previous: current.map(|c| c.version),
         items: next.items.len(),
+        uncategorised: next.items.iter().filter(|i| i.category.is_empty()).count(),
         merge: merge_summary,
         exams,
     })

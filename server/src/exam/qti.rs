@@ -20,6 +20,9 @@
 //! - The same item identifier in several files with different `xml:lang`:
 //!   one item, several translations; their choices, correct response,
 //!   cardinality, shuffle and score must agree.
+//! - An item no test of the package references gets no category (`""`): it
+//!   is stored but no section draws it until a later import's test names its
+//!   category (an item already stored keeps the category it has).
 //! - A test: its `assessmentItemRef`s give each item its `category`
 //!   (one value: `1`..`30` or a name); each section holding item refs is an
 //!   exam section: `selection select` = how many (default: all its refs),
@@ -456,15 +459,8 @@ fn merge(parsed: Vec<Parsed>, categories: &BTreeMap<String, String>, errors: &mu
                 differ("shuffle", "shuffle");
             }
         }
-        let Some(category) = categories.get(&id) else {
-            errors.push(BankError::at(
-                &first.file,
-                &id,
-                "category",
-                "no assessmentItemRef with a category attribute references this item",
-            ));
-            continue;
-        };
+        // An item no test references has no category yet: kept, never drawn, until a test names it.
+        let category = categories.get(&id).cloned().unwrap_or_default();
         if !ok {
             continue;
         }
@@ -475,7 +471,7 @@ fn merge(parsed: Vec<Parsed>, categories: &BTreeMap<String, String>, errors: &mu
         };
         let mut item = Item {
             id: id.clone(),
-            category: category.clone(),
+            category,
             kind,
             points: first.points,
             correct: first.correct.clone(),

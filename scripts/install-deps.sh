@@ -20,6 +20,8 @@ PACKAGES=(
   faketime          # libfaketime: make test-clock runs the date-sensitive tests a year ahead and before midnight
   tzdata            # make test-clock's midnight is Beijing's (TZ=Asia/Shanghai)
   sqlite3           # the README's exam walk: an auditor reads the demo's audit chain and answers
+  poppler-utils     # pdftotext, pdffonts, pdfimages, pdftoppm: the score sheet tests read the PDF as a reader would
+  zbar-tools        # zbarimg: the score sheet tests decode its QR code with a third-party reader
 )
 
 missing=()

@@ -16,7 +16,7 @@ use tokio::sync::watch;
 
 use super::manifest::{ServerKey, verify};
 use super::store::SubmitReason;
-use super::{DownloadProgress, Exam, ExamError};
+use super::{DownloadProgress, Exam, ExamError, Leave};
 use crate::link::client::{Failure, LinkClient};
 use crate::link::now_ms;
 use crate::link::service::{Pacing, backoff};
@@ -146,6 +146,15 @@ async fn step(exam: &Arc<Exam>, client: &LinkClient) -> Result<Duration, SyncErr
     if have.is_none() || exam.recheck.swap(false, Ordering::SeqCst) {
         match fetch_manifest(exam, client).await {
             Ok(None) if have.is_none() => return Ok(LOOK_FOR_PAPER),
+            // The server gives this seat no paper today and the one here is over (its result
+            // is in, so every answer was delivered): its candidate has gone, as on the next
+            // day, and the seat starts over for the next one instead of showing that result.
+            Ok(None) if have.as_ref().is_some_and(|(r, _)| r.result.is_some()) => {
+                let rule = Leave::Candidate(have.map(|(r, _)| r.booking_number).unwrap_or_default());
+                let e = Arc::clone(exam);
+                blocking(move || e.leave(&rule)).await?;
+                return Ok(LOOK_FOR_PAPER);
+            }
             Ok(_) => {}
             Err(e) if have.is_some() => tracing::warn!("the paper could not be checked with the server: {e}"),
             Err(e) => return Err(e),

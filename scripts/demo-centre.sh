@@ -47,7 +47,7 @@ fi
 # The console is bound to the console PC's IP (the seeds' rule); here that PC is this one.
 # Every candidate takes the default exam (the roster names none): C1 Subject One, 100
 # questions in 45 minutes, unless EXAMGATE_DEMO_EXAM names another of the bank's exams
-# (subject-four: 50 in 30 minutes; practice: 150 in 60 minutes, no pass mark).
+# (subject-four: 50 in 30 minutes; practice: 90 in 60 minutes, no pass mark).
 exam=${EXAMGATE_DEMO_EXAM:-c1-subject-one}
 [[ $exam =~ ^[A-Za-z0-9_-]+$ ]] || { echo "EXAMGATE_DEMO_EXAM must be an exam id such as c1-subject-one" >&2; exit 2; }
 cat >"$demo/server.toml" <<TOML

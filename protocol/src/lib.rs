@@ -31,5 +31,6 @@ pub use events::Event;
 pub use time::{Timestamp, TimestampError};
 pub mod exam;
 pub mod idcard;
+pub mod invigilation;
 pub mod link;
 pub mod login;

@@ -243,6 +243,28 @@ pub enum Command {
     ExamReady { booking_number: String, paper_id: String },
     /// The candidate's attempt has a result: fetch it ([`crate::exam::paths::RESULT`]).
     ExamResult { booking_number: String, paper_id: String },
+    /// The examiner warns the candidate; the seat shows it until the candidate
+    /// acknowledges it by key. `count` is this candidate's warnings so far, this one included.
+    ExamWarning {
+        booking_number: String,
+        paper_id: String,
+        count: u32,
+        reason: crate::invigilation::WarningReason,
+        text: String,
+    },
+    /// The clock stopped for this paper (a pause of the seat or the room).
+    ExamPaused { booking_number: String, paper_id: String, reason: crate::invigilation::PauseReason },
+    /// The clock runs again; `deadline` (Unix ms, server clock) moved by the time paused.
+    ExamResumed { booking_number: String, paper_id: String, deadline: i64 },
+    /// The paper's deadline changed (an extension); Unix ms, server clock.
+    ExamDeadline {
+        booking_number: String,
+        paper_id: String,
+        deadline: i64,
+        reason: crate::invigilation::ExtensionReason,
+    },
+    /// End-of-time reminder: `minutes` left to `deadline` (Unix ms, server clock).
+    ExamReminder { booking_number: String, paper_id: String, minutes: u32, deadline: i64 },
 }
 
 /// The agent's answer to a [`PushMessage`] on the same socket.

@@ -55,6 +55,15 @@ pub enum Action {
     ExamSubmitted,
     ExamScored,
     ExamDeadlineMoved,
+    // Invigilation.
+    ExamWarning,
+    ExamForced,
+    ExamPaused,
+    ExamResumed,
+    ExamExtended,
+    ExamReminder,
+    /// A console command refused (the console not open, a bad request).
+    ConsoleRefused,
 }
 
 impl Action {
@@ -95,6 +104,13 @@ impl Action {
             Action::ExamSubmitted => "exam_submitted",
             Action::ExamScored => "exam_scored",
             Action::ExamDeadlineMoved => "exam_deadline_moved",
+            Action::ExamWarning => "exam_warning",
+            Action::ExamForced => "exam_forced",
+            Action::ExamPaused => "exam_paused",
+            Action::ExamResumed => "exam_resumed",
+            Action::ExamExtended => "exam_extended",
+            Action::ExamReminder => "exam_reminder",
+            Action::ConsoleRefused => "console_refused",
         }
     }
 }

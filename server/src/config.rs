@@ -35,6 +35,9 @@
 //! [exam]
 //! default = "C1"                         # the exam of a roster row with no exam column
 //! grace_secs = 30                        # answers in the link still taken after the deadline; then the server closes it
+//! warnings_before_action = 2             # the console's warnings to one candidate before warning_action applies
+//! warning_action = "none"                # none | ask_examiner | forced_submission
+//! reminders_minutes = [10, 5, 1]         # end-of-time reminders pushed to the seat (minutes left)
 //! ```
 
 use std::net::{IpAddr, SocketAddr};
@@ -73,6 +76,24 @@ pub struct ExamConfig {
     /// How long after a paper's deadline an answer still in the link is taken,
     /// and when the server closes the attempt with what it holds.
     pub grace_ms: i64,
+    /// Warnings to one candidate before [`WarningAction`] applies (0: never).
+    pub warnings_before_action: u32,
+    pub warning_action: WarningAction,
+    /// Minutes left at which the server pushes an end-of-time reminder, largest first.
+    pub reminders_minutes: Vec<u32>,
+}
+
+/// What the server does when a candidate's warnings reach `warnings_before_action`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningAction {
+    /// Nothing beyond the warning itself.
+    #[default]
+    None,
+    /// An `warnings_reached` alert on the console: the examiner decides.
+    AskExaminer,
+    /// The paper is submitted, forced (reason `warnings`).
+    ForcedSubmission,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -134,7 +155,13 @@ impl Config {
             console: ConsoleConfig { session_ms: 12 * 3_600_000, allowed_ips: Vec::new(), idle_ms: 15 * 60_000 },
             login: LoginConfig { score_tolerance: 0 },
             bank: BankConfig { max_package_bytes: 512 << 20 },
-            exam: ExamConfig { default: None, grace_ms: 30_000 },
+            exam: ExamConfig {
+                default: None,
+                grace_ms: 30_000,
+                warnings_before_action: 2,
+                warning_action: WarningAction::None,
+                reminders_minutes: vec![10, 5, 1],
+            },
             roster: RosterConfig {
                 key_file: data_dir.join("roster.key"),
                 utc_offset_secs: None,
@@ -251,6 +278,23 @@ impl Config {
             }
             c.exam.grace_ms = i64::from(s) * 1000;
         }
+        if let Some(n) = exam.warnings_before_action {
+            if n > 100 {
+                return Err("exam.warnings_before_action must be at most 100".into());
+            }
+            c.exam.warnings_before_action = n;
+        }
+        if let Some(a) = exam.warning_action {
+            c.exam.warning_action = a;
+        }
+        if let Some(mut m) = exam.reminders_minutes {
+            if m.iter().any(|&x| x == 0 || x > 600) {
+                return Err("exam.reminders_minutes must each be 1 to 600".into());
+            }
+            m.sort_unstable_by(|a, b| b.cmp(a));
+            m.dedup();
+            c.exam.reminders_minutes = m;
+        }
         Ok(c)
     }
 }
@@ -307,6 +351,9 @@ struct RawBank {
 struct RawExam {
     default: Option<String>,
     grace_secs: Option<u32>,
+    warnings_before_action: Option<u32>,
+    warning_action: Option<WarningAction>,
+    reminders_minutes: Option<Vec<u32>>,
 }
 
 #[derive(Default, Deserialize)]

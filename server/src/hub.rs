@@ -52,6 +52,9 @@ pub enum ConsoleEvent {
         passed: Option<bool>,
         reason: String,
     },
+    /// The console warned, paused, resumed or extended a paper, or the server reminded it:
+    /// `GET /api/v1/exam/{booking}/actions` has it (and whether the seat acknowledged it).
+    ExamInvigilation { seat: String, booking_number: String, paper_id: String, kind: String, deadline: i64 },
 }
 
 /// What the server made of a card read at the console, the card, and the

@@ -232,6 +232,15 @@ pub fn describe_command(c: &Command) -> String {
         Command::ExamResult { booking_number, paper_id } => {
             format!("paper {paper_id} of {booking_number} has a result")
         }
+        Command::ExamWarning { paper_id, count, reason, .. } => {
+            format!("paper {paper_id}: warning {count} ({})", reason.as_str())
+        }
+        Command::ExamPaused { paper_id, reason, .. } => format!("paper {paper_id}: paused ({})", reason.as_str()),
+        Command::ExamResumed { paper_id, deadline, .. } => format!("paper {paper_id}: resumed, deadline {deadline}"),
+        Command::ExamDeadline { paper_id, deadline, reason, .. } => {
+            format!("paper {paper_id}: deadline {deadline} ({})", reason.as_str())
+        }
+        Command::ExamReminder { paper_id, minutes, .. } => format!("paper {paper_id}: {minutes} minutes left"),
     }
 }
 

@@ -116,9 +116,15 @@ pub fn change_for(command: &Command) -> Change {
             Change::Decided { booking_number: booking_number.clone(), decision: *decision }
         }
         Command::CandidateReleased { booking_number } => Change::Released { booking_number: booking_number.clone() },
-        Command::SnapshotNow | Command::Warning { .. } | Command::ExamReady { .. } | Command::ExamResult { .. } => {
-            Change::None
-        }
+        Command::SnapshotNow
+        | Command::Warning { .. }
+        | Command::ExamReady { .. }
+        | Command::ExamResult { .. }
+        | Command::ExamWarning { .. }
+        | Command::ExamPaused { .. }
+        | Command::ExamResumed { .. }
+        | Command::ExamDeadline { .. }
+        | Command::ExamReminder { .. } => Change::None,
     }
 }
 
@@ -127,7 +133,14 @@ pub fn change_for(command: &Command) -> Change {
 pub fn event_for(command: &Command, timestamp: Timestamp) -> Option<Event> {
     match command {
         // The exam's own events come from the agent's exam module once it has acted on them.
-        Command::SnapshotNow | Command::ExamReady { .. } | Command::ExamResult { .. } => None,
+        Command::SnapshotNow
+        | Command::ExamReady { .. }
+        | Command::ExamResult { .. }
+        | Command::ExamWarning { .. }
+        | Command::ExamPaused { .. }
+        | Command::ExamResumed { .. }
+        | Command::ExamDeadline { .. }
+        | Command::ExamReminder { .. } => None,
         Command::Warning { text } => Some(Event::Warning { timestamp, text: text.clone() }),
         Command::CandidateAssigned { booking_number, name, language } => Some(Event::CandidateAssigned {
             timestamp,

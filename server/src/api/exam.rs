@@ -253,10 +253,29 @@ pub(crate) async fn close(
     actor: String,
     from_seat: Option<SeatSubmission>,
 ) -> Result<CloseOutcome, AppError> {
+    close_with(state, paper, reason, actor, from_seat, None).await
+}
+
+/// [`close`], with a forced submission's reason and note kept in the same transaction.
+pub(crate) async fn close_with(
+    state: &AppState,
+    paper: &PaperRow,
+    reason: SubmitReason,
+    actor: String,
+    from_seat: Option<SeatSubmission>,
+    forced: Option<crate::store::NewAction>,
+) -> Result<CloseOutcome, AppError> {
     let bank = bank_of(state, paper).await?;
     let scorer = runtime::scorer(paper, bank)?;
     let close =
-        ClosePaper { paper_id: paper.paper_id.clone(), reason, actor, from_seat, command_id: ids::random_hex(8) };
+        ClosePaper {
+        paper_id: paper.paper_id.clone(),
+        reason,
+        actor,
+        from_seat,
+        command_id: ids::random_hex(8),
+        forced,
+    };
     let outcome = state.store.close_paper(close, &scorer, now_ms()).await?;
     if let CloseOutcome::Closed { paper, command } = &outcome {
         if let Some(row) = command {

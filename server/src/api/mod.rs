@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod console;
 pub mod exam;
+pub mod invigilation;
 pub mod login;
 pub mod roster;
 pub mod signed;
@@ -140,6 +141,14 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/exam/progress", get(exam::progress))
         .route("/api/v1/exam/summary", get(exam::summary))
         .route("/api/v1/exam/exposure", get(exam::exposure))
+        .route("/api/v1/exam/pause", post(invigilation::pause))
+        .route("/api/v1/exam/resume", post(invigilation::resume))
+        .route("/api/v1/exam/extend", post(invigilation::extend_room))
+        .route("/api/v1/exam/{booking}/warn", post(invigilation::warn))
+        .route("/api/v1/exam/{booking}/force-submit", post(invigilation::force_submit))
+        .route("/api/v1/exam/{booking}/extend", post(invigilation::extend))
+        .route("/api/v1/exam/{booking}/extension-proposal", get(invigilation::extension_proposal))
+        .route("/api/v1/exam/{booking}/actions", get(invigilation::actions))
         .route("/api/v1/openapi.json", get(|| async { ([("content-type", "application/json")], OPENAPI) }))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(axum::middleware::from_fn_with_state(state.clone(), console::count_activity));
@@ -199,6 +208,14 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/exam/progress"),
     ("get", "/api/v1/exam/summary"),
     ("get", "/api/v1/exam/exposure"),
+    ("post", "/api/v1/exam/pause"),
+    ("post", "/api/v1/exam/resume"),
+    ("post", "/api/v1/exam/extend"),
+    ("post", "/api/v1/exam/{booking}/warn"),
+    ("post", "/api/v1/exam/{booking}/force-submit"),
+    ("post", "/api/v1/exam/{booking}/extend"),
+    ("get", "/api/v1/exam/{booking}/extension-proposal"),
+    ("get", "/api/v1/exam/{booking}/actions"),
     ("get", "/api/v1/openapi.json"),
 ];
 

@@ -41,6 +41,11 @@ pub fn spawn(state: &AppState) {
                 Ok(_) => {}
                 Err(e) => tracing::warn!("the deadline closer failed: {}", e.message),
             }
+            match crate::api::invigilation::remind_due(&state, crate::now_ms()).await {
+                Ok(n) if n > 0 => tracing::info!(papers = n, "end-of-time reminders pushed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("the end-of-time reminders failed: {}", e.message),
+            }
         }
     });
 }

@@ -192,6 +192,9 @@ pub struct ClosePaper {
     pub from_seat: Option<SeatSubmission>,
     /// The id of the `exam_result` command to the seat.
     pub command_id: String,
+    /// A forced submission: the examiner's reason and note, kept as an
+    /// invigilation action (`exam_actions`) in the closing transaction.
+    pub forced: Option<super::exam_invigilation::NewAction>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -318,7 +321,7 @@ macro_rules! exam_store {
             use crate::store::roster::parse_candidate_state;
             use crate::store::*;
 
-            fn paper_from_row(row: &$Row) -> Result<PaperRow, StoreError> {
+            pub(super) fn paper_from_row(row: &$Row) -> Result<PaperRow, StoreError> {
                 let pass_score: Option<i64> = row.try_get(7)?;
                 let seed: String = row.try_get(10)?;
                 let state: String = row.try_get(17)?;
@@ -796,6 +799,16 @@ macro_rules! exam_store {
                     let command =
                         Command::ExamResult { booking_number: booking.clone(), paper_id: c.paper_id.clone() };
                     let command = queue(&mut tx, &c.command_id, &paper.seat, &command, now).await?;
+                    if let Some(f) = &c.forced {
+                        let command_id = command.as_ref().map(|r| r.id.clone());
+                        let kind = crate::store::exam_invigilation::FORCED;
+                        super::invigilation_sql::write_action(
+                            &mut tx, &paper, kind, f, None, None, paper.deadline, command_id, now,
+                        )
+                        .await?;
+                        let detail = format!("paper {}: submission forced ({}): {}", c.paper_id, f.reason, f.note);
+                        append(&mut tx, &entry(&f.actor, Action::ExamForced, subject(&booking), detail), now).await?;
+                    }
                     let paper = load_paper(&mut tx, &c.paper_id).await?.ok_or_else(|| {
                         StoreError::Invalid(format!("paper {} vanished in its own transaction", c.paper_id))
                     })?;
@@ -806,7 +819,7 @@ macro_rules! exam_store {
                 async fn overdue_papers(&self, before: i64) -> Result<Vec<String>, StoreError> {
                     Ok(sqlx::query_scalar(
                         "SELECT paper_id FROM exam_papers WHERE state = 'in_progress' AND deadline < $1 \
-                         ORDER BY deadline, paper_id",
+                         AND paper_id NOT IN (SELECT paper_id FROM exam_pauses) ORDER BY deadline, paper_id",
                     )
                     .bind(before)
                     .fetch_all(&self.reader)

@@ -9,6 +9,7 @@
 
 pub mod bank;
 pub mod exam;
+pub mod exam_invigilation;
 pub mod login;
 mod login_sql;
 mod postgres;
@@ -25,6 +26,7 @@ pub use exam::{
     Admission, AnswerOutcome, CloseOutcome, ClosePaper, ExamStore, HeldAnswerRow, NewExamAnswer, NewPaper, PaperPlan, PaperProgress,
     PaperRow, PaperState, Scored, SeatSubmission,
 };
+pub use exam_invigilation::{ExamAction, ExtensionBasis, Invigilated, InvigilationStore, NewAction, Paused};
 pub use bank::{BankImportOutcome, BankStore, BankVersionInfo, NewBankImport, NewMediaFile, StoredMedia};
 pub use login::{
     Assigned, Called, Claim, Claimed, Decided, ExaminerCall, ExaminerDecision, Finish, Finished, LoginError,
@@ -46,10 +48,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "login", include_str!("../../migrations/0002_login.sql")),
     (3, "bank", include_str!("../../migrations/0003_bank.sql")),
     (4, "exam", include_str!("../../migrations/0004_exam.sql")),
+    (5, "invigilation", include_str!("../../migrations/0005_invigilation.sql")),
 ];
 
 /// The schema version a database is at after [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -80,7 +83,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
 /// Everything the server keeps. Times are Unix milliseconds, given by the
 /// caller so that tests control them.
 #[async_trait]
-pub trait Store: RosterStore + LoginStore + BankStore + ExamStore + Send + Sync + 'static {
+pub trait Store: RosterStore + LoginStore + BankStore + ExamStore + InvigilationStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn kind(&self) -> &'static str;
 

@@ -52,3 +52,4 @@ super::roster::roster_store!(PgStore, sqlx::postgres::PgRow);
 super::login_sql::login_store!(PgStore, sqlx::postgres::PgRow);
 super::bank::bank_store!(PgStore);
 super::exam::exam_store!(PgStore, sqlx::postgres::PgRow);
+super::exam_invigilation::invigilation_store!(PgStore, sqlx::postgres::PgRow);

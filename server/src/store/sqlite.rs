@@ -106,3 +106,4 @@ super::roster::roster_store!(SqliteStore, sqlx::sqlite::SqliteRow);
 super::login_sql::login_store!(SqliteStore, sqlx::sqlite::SqliteRow);
 super::bank::bank_store!(SqliteStore);
 super::exam::exam_store!(SqliteStore, sqlx::sqlite::SqliteRow);
+super::exam_invigilation::invigilation_store!(SqliteStore, sqlx::sqlite::SqliteRow);

@@ -611,6 +611,26 @@ pub const BACKUP_TABLES: &[(&str, &[(&str, ColumnType)])] = {
             ],
         ),
         ("exam_exposure", &[("item_id", Text), ("drawn", Int), ("last_drawn", Int)]),
+        // Invigilation (0005_invigilation.sql).
+        (
+            "exam_actions",
+            &[
+                ("id", Text),
+                ("paper_id", Text),
+                ("booking_number", Text),
+                ("seat_no", Text),
+                ("kind", Text),
+                ("reason", Text),
+                ("note", Text),
+                ("count", Int),
+                ("moved_ms", Int),
+                ("deadline", Int),
+                ("command_id", Text),
+                ("actor", Text),
+                ("at", Int),
+            ],
+        ),
+        ("exam_pauses", &[("paper_id", Text), ("paused_at", Int), ("reason", Text), ("actor", Text)]),
     ]
 };
 

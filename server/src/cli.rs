@@ -64,6 +64,9 @@ pub enum Command {
     /// Draw or score the paper of an exam and seed, exactly as the server does
     #[command(subcommand)]
     Paper(crate::exam::cli::PaperCommand),
+    /// The signed score sheet of a finished exam: the centre's key, render a PDF, verify one
+    #[command(subcommand)]
+    Sheet(crate::sheet::cli::SheetCommand),
     /// Print the certificate's SHA-256 pin (making the certificate if there is none)
     Pin,
 }

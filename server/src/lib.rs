@@ -7,6 +7,7 @@
 //! - [`tls`]: the self-made certificate and the TLS listener.
 //! - [`exam`]: the question bank, exam definitions, papers drawn and scored.
 //! - [`backup`]: whole-centre backup and restore across databases.
+//! - [`sheet`]: the signed score sheet (PDF) of a finished exam and its check.
 //! - [`config`], [`cli`], [`commands`]: the binary's settings and subcommands.
 
 pub mod api;
@@ -24,6 +25,7 @@ pub mod login;
 pub mod passwords;
 pub mod roster;
 pub mod seal;
+pub mod sheet;
 pub mod snapshots;
 pub mod store;
 pub mod tls;

@@ -46,6 +46,7 @@ fn main() -> ExitCode {
             Command::Bank(c) => examgate_server::exam::cli::bank(g, c).await,
             Command::Exam(c) => examgate_server::exam::cli::exam(g, c).await,
             Command::Paper(c) => examgate_server::exam::cli::paper(g, c).await,
+            Command::Sheet(c) => examgate_server::sheet::cli::sheet(g, c).await,
             Command::Pin => commands::pin(g),
         }
     });

@@ -315,7 +315,8 @@ fn main() {
             let secs = secs();
             // One connection per seat up to 10,000; beyond, two seats share one.
             let clients = n.min(n.div_ceil(2).max(10_000)).to_string();
-            let r = fleet(&server.url, &server.pin, &["--seats", &seats, "--clients", &clients, "--duration-secs", &secs]);
+            let r =
+                fleet(&server.url, &server.pin, &["--seats", &seats, "--clients", &clients, "--duration-secs", &secs]);
             stop.store(true, Ordering::Relaxed);
             let rss = peak.join().unwrap();
             let hb = &r["heartbeats"];

@@ -493,7 +493,7 @@ macro_rules! invigilation_store {
                             .fetch_optional(&self.reader)
                             .await?;
                     let Some((key_id, rebound_at)) = bound else { return Ok(None) };
-                    if rebound_at <= paper.drawn_at {
+                    if rebound_at < paper.drawn_at {
                         return Ok(None);
                     }
                     let last_answer: Option<i64> = sqlx::query_scalar(

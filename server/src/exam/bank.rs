@@ -219,7 +219,7 @@ pub struct Section {
 impl Section {
     /// Whether `item` belongs to this section's pool.
     pub fn admits(&self, item: &Item) -> bool {
-        self.categories.iter().any(|c| *c == item.category) && self.kind.is_none_or(|k| k == item.kind)
+        self.categories.contains(&item.category) && self.kind.is_none_or(|k| k == item.kind)
     }
 }
 

@@ -111,7 +111,7 @@ async fn load_exam(store: &dyn Store, exam: &str) -> anyhow::Result<ExamDef> {
     let path = Path::new(exam);
     if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {exam}"))?;
-        return rules::parse(&text).map_err(anyhow::Error::msg).with_context(|| format!("{exam}"));
+        return rules::parse(&text).map_err(anyhow::Error::msg).with_context(|| exam.to_owned());
     }
     store.exam_def(exam).await?.with_context(|| format!("there is no exam {exam:?} (exam list shows them)"))
 }

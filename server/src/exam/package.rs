@@ -177,7 +177,7 @@ impl Package {
             // The size a zip entry announces is not trusted: read at most what is left.
             let left = limit.saturating_sub(total);
             let mut data = Vec::new();
-            (&mut entry).take(left + 1).read_to_end(&mut data).map_err(|source| PackageError::Io {
+            entry.by_ref().take(left + 1).read_to_end(&mut data).map_err(|source| PackageError::Io {
                 name: name.clone(),
                 path: raw.clone(),
                 source,

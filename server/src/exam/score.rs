@@ -166,6 +166,9 @@ mod tests {
             .collect()
     }
 
+    /// The choices an answer gives to an item of a kind.
+    type Pick = fn(ItemKind) -> Vec<&'static str>;
+
     fn right(kind: ItemKind) -> Vec<&'static str> {
         match kind {
             ItemKind::TrueFalse => vec!["T"],
@@ -187,7 +190,7 @@ mod tests {
     fn each_kind_scores_only_its_exact_answer() {
         let (bank, exam) = (bank(1, 5), exam(Some(8)));
         let paper = draw(&exam, &bank, 3).unwrap();
-        let cases: [(&str, fn(ItemKind) -> Vec<&'static str>, u32); 5] = [
+        let cases: [(&str, Pick, u32); 5] = [
             (
                 "wrong everywhere",
                 |k| match k {

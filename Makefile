@@ -2,7 +2,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build test test-clock test-web lint demo demo-seat bench bench-idcard bench-server
+.PHONY: all deps build test test-clock test-web lint demo demo-seat bench bench-idcard bench-server bench-exam
 
 all: build
 
@@ -62,3 +62,10 @@ bench-idcard: deps
 bench-server: deps
 	$(CARGO) build --release -p examgate-server -p examgate-fleet
 	$(CARGO) bench -p examgate-server --bench load
+
+# The exam under load (issue 14): paper draw from a 3,000-item bank; the synchronised start of 1,000
+# candidates; seats answering (2,000, 5,000, 10,000) and saturated answers; SQLite and PostgreSQL.
+bench-exam: deps
+	$(CARGO) build --release -p examgate-server -p examgate-fleet -p examgate-sim
+	$(CARGO) bench -p examgate-server --bench draw
+	$(CARGO) bench -p examgate-server --bench exam_load

@@ -19,10 +19,13 @@ const KEPT_MEDIA_BYTES: usize = 256 << 20;
 
 /// Bank versions by version, and media by SHA-256, read once from the store
 /// (both immutable): a thousand papers packaged at once read each picture once.
+/// Media bytes by SHA-256, with the total bytes held.
+type KeptMedia = (HashMap<String, Arc<Vec<u8>>>, usize);
+
 #[derive(Default)]
 pub struct Banks {
     kept: Mutex<Vec<Arc<BankVersion>>>,
-    media: Mutex<(HashMap<String, Arc<Vec<u8>>>, usize)>,
+    media: Mutex<KeptMedia>,
 }
 
 impl Banks {
@@ -62,7 +65,7 @@ impl Banks {
         Ok(Some(bytes))
     }
 
-    fn media_lock(&self) -> std::sync::MutexGuard<'_, (HashMap<String, Arc<Vec<u8>>>, usize)> {
+    fn media_lock(&self) -> std::sync::MutexGuard<'_, KeptMedia> {
         self.media.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 

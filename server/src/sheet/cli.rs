@@ -32,7 +32,7 @@ pub struct RenderArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["file", "qr"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["file", "qr"])))]
 pub struct VerifyArgs {
     /// The sheet (PDF)
     pub file: Option<PathBuf>,

@@ -307,7 +307,8 @@ pub fn render(facts: &Facts, code: &str, pictures: &[Picture], fonts: &Fonts) ->
     document.finish().map_err(|e| PdfError::Write(format!("{e:?}")))
 }
 
-/// What `sheet verify` reads from a PDF.
+/// What `sheet verify` reads from a PDF. The text is read with this module's
+/// own ToUnicode decoding (lopdf's `extract_text` refuses krilla's CMaps).
 #[derive(Clone, Debug, Default)]
 pub struct Read {
     /// The signed text from the Keywords.
@@ -328,8 +329,9 @@ pub fn read(pdf: &[u8]) -> Result<Read, PdfError> {
     {
         out.code = s.split([',', ';', ' ']).map(str::trim).find(|w| w.starts_with(qr::PREFIX)).map(str::to_owned);
     }
-    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
-    out.text = doc.extract_text(&pages).map_err(|e| PdfError::Read(e.to_string()))?;
+    for (_, page) in doc.get_pages() {
+        out.text.push_str(&page_text(&doc, page)?);
+    }
     for object in doc.objects.values() {
         if let Ok(stream) = object.as_stream() {
             let is_image = stream.dict.get(b"Subtype").and_then(|s| s.as_name()).is_ok_and(|n| n == b"Image");
@@ -344,6 +346,167 @@ pub fn read(pdf: &[u8]) -> Result<Read, PdfError> {
         }
     }
     Ok(out)
+}
+
+/// A ToUnicode CMap: source code bytes to text.
+#[derive(Default)]
+struct ToUnicode {
+    width: usize,
+    map: std::collections::HashMap<Vec<u8>, String>,
+}
+
+fn utf16_hex(bytes: &[u8]) -> String {
+    let units: Vec<u16> = bytes.chunks(2).map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect();
+    String::from_utf16_lossy(&units)
+}
+
+/// The `<hex>`, `[`, `]` and word tokens of a CMap.
+fn cmap_tokens(data: &[u8]) -> Vec<Result<Vec<u8>, String>> {
+    let text = String::from_utf8_lossy(data);
+    let mut out = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '<' {
+            let hex: String = chars.by_ref().take_while(|&c| c != '>').filter(|c| c.is_ascii_hexdigit()).collect();
+            let bytes =
+                (0..hex.len() / 2).filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()).collect();
+            out.push(Ok(bytes));
+        } else if c == '[' || c == ']' {
+            out.push(Err(c.to_string()));
+        } else if !c.is_whitespace() {
+            let mut word = c.to_string();
+            while let Some(&n) = chars.peek() {
+                if n.is_whitespace() || n == '<' || n == '[' || n == ']' {
+                    break;
+                }
+                word.push(n);
+                chars.next();
+            }
+            out.push(Err(word));
+        }
+    }
+    out
+}
+
+fn parse_to_unicode(data: &[u8]) -> ToUnicode {
+    let tokens = cmap_tokens(data);
+    let mut cmap = ToUnicode::default();
+    let mut i = 0;
+    let mut section = "";
+    while i < tokens.len() {
+        match &tokens[i] {
+            Err(w) if w == "beginbfchar" || w == "beginbfrange" || w == "begincodespacerange" => {
+                section = if w == "beginbfchar" {
+                    "char"
+                } else if w == "beginbfrange" {
+                    "range"
+                } else {
+                    "space"
+                };
+                i += 1;
+            }
+            Err(w) if w.starts_with("end") => {
+                section = "";
+                i += 1;
+            }
+            Ok(src) if section == "char" => {
+                if let Some(Ok(dst)) = tokens.get(i + 1) {
+                    cmap.width = src.len();
+                    cmap.map.insert(src.clone(), utf16_hex(dst));
+                }
+                i += 2;
+            }
+            Ok(lo) if section == "range" => {
+                cmap.width = lo.len();
+                let hi = match tokens.get(i + 1) {
+                    Some(Ok(h)) => h.clone(),
+                    _ => lo.clone(),
+                };
+                let num = |b: &[u8]| b.iter().fold(0u32, |a, x| a << 8 | u32::from(*x));
+                let (lo_n, hi_n) = (num(lo), num(&hi));
+                let code = |n: u32| n.to_be_bytes()[4 - lo.len().min(4)..].to_vec();
+                match tokens.get(i + 2) {
+                    Some(Ok(dst)) => {
+                        for (k, n) in (lo_n..=hi_n.min(lo_n + 0xFFFF)).enumerate() {
+                            let mut d = dst.clone();
+                            if let Some(last) = d.last_mut() {
+                                *last = last.wrapping_add(k as u8);
+                            }
+                            cmap.map.insert(code(n), utf16_hex(&d));
+                        }
+                        i += 3;
+                    }
+                    Some(Err(b)) if b == "[" => {
+                        let mut j = i + 3;
+                        let mut n = lo_n;
+                        while let Some(Ok(dst)) = tokens.get(j) {
+                            cmap.map.insert(code(n), utf16_hex(dst));
+                            n += 1;
+                            j += 1;
+                        }
+                        i = j + 1;
+                    }
+                    _ => i += 1,
+                }
+            }
+            Ok(lo) if section == "space" => {
+                cmap.width = lo.len();
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    cmap
+}
+
+/// A page's text: every shown string decoded through its font's ToUnicode CMap,
+/// one line per text object.
+fn page_text(doc: &lopdf::Document, page: lopdf::ObjectId) -> Result<String, PdfError> {
+    use lopdf::Object;
+    let err = |e: lopdf::Error| PdfError::Read(e.to_string());
+    let mut cmaps: std::collections::HashMap<Vec<u8>, ToUnicode> = std::collections::HashMap::new();
+    for (name, font) in doc.get_page_fonts(page).map_err(err)? {
+        if let Ok(Object::Reference(r)) = font.get(b"ToUnicode")
+            && let Ok(stream) = doc.get_object(*r).and_then(Object::as_stream)
+        {
+            let data = stream.decompressed_content().unwrap_or_else(|_| stream.content.clone());
+            cmaps.insert(name, parse_to_unicode(&data));
+        }
+    }
+    let content = doc.get_and_decode_page_content(page).map_err(err)?;
+    let mut text = String::new();
+    let mut font: Option<&ToUnicode> = None;
+    let show = |bytes: &[u8], font: Option<&ToUnicode>, text: &mut String| {
+        let Some(cmap) = font else { return };
+        let width = cmap.width.max(1);
+        for code in bytes.chunks(width) {
+            if let Some(s) = cmap.map.get(code) {
+                text.push_str(s);
+            }
+        }
+    };
+    for op in &content.operations {
+        match op.operator.as_str() {
+            "Tf" => font = op.operands.first().and_then(|n| n.as_name().ok()).and_then(|n| cmaps.get(n)),
+            "Tj" | "'" | "\"" => {
+                if let Some(Object::String(b, _)) = op.operands.last() {
+                    show(b, font, &mut text);
+                }
+            }
+            "TJ" => {
+                if let Some(Object::Array(a)) = op.operands.first() {
+                    for o in a {
+                        if let Object::String(b, _) = o {
+                            show(b, font, &mut text);
+                        }
+                    }
+                }
+            }
+            "ET" => text.push('\n'),
+            _ => {}
+        }
+    }
+    Ok(text)
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@
 //! server's throughput. With `--no-enrol` the seats skip enrolment, for a
 //! bare endpoint that checks nothing (the bench's baseline).
 
+pub mod exam;
+
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};

@@ -379,8 +379,8 @@ async fn pause_of_the_room_moves_every_deadline_and_the_closer_waits(db: TestDb)
     let act =
         |id: &str| NewAction { id: id.into(), reason: "power_cut".into(), note: String::new(), actor: "test".into() };
     let before = h.db.store.paper(&b.paper_id).await.unwrap().unwrap().deadline;
-    assert_eq!(h.db.store.pause(&[b.paper_id.clone()], act("t-p"), t0).await.unwrap().len(), 1);
-    let done = h.db.store.resume(&[b.paper_id.clone()], act("t-r"), t0 + 90_000).await.unwrap();
+    assert_eq!(h.db.store.pause(std::slice::from_ref(&b.paper_id), act("t-p"), t0).await.unwrap().len(), 1);
+    let done = h.db.store.resume(std::slice::from_ref(&b.paper_id), act("t-r"), t0 + 90_000).await.unwrap();
     assert_eq!(done[0].paper.deadline, before + 90_000);
     assert_eq!(h.db.store.paper(&b.paper_id).await.unwrap().unwrap().deadline, before + 90_000);
     let audit = h.audit_actions().await;

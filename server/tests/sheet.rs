@@ -236,7 +236,7 @@ async fn sheets_in_three_scripts_verify_and_every_changed_field_is_named(db: Tes
         assert_eq!((code.facts.score, code.facts.passed), (2, Some(true)));
 
         // A third-party reader decodes the QR from the rendered page: the signed text.
-        let png = dir.path().join(format!("{booking}"));
+        let png = dir.path().join(booking);
         tool("pdftoppm", &["-png", "-r", "200", "-singlefile", f, png.to_str().unwrap()]);
         let decoded = tool("zbarimg", &["--raw", "-q", png.with_extension("png").to_str().unwrap()]);
         assert_eq!(decoded.trim(), read.code.as_deref().unwrap());

@@ -261,12 +261,11 @@ pub fn render(facts: &Facts, code: &str, pictures: &[Picture], fonts: &Fonts) ->
     let mut pb = PathBuilder::new();
     for (r, row) in modules.iter().enumerate() {
         for (c, dark) in row.iter().enumerate() {
-            if *dark {
-                if let Some(rect) =
+            if *dark
+                && let Some(rect) =
                     Rect::from_xywh(qx + (c as f32 + 4.0) * cell, qy + (r as f32 + 4.0) * cell, cell, cell)
-                {
-                    pb.push_rect(rect);
-                }
+            {
+                pb.push_rect(rect);
             }
         }
     }

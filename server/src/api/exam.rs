@@ -267,8 +267,7 @@ pub(crate) async fn close_with(
 ) -> Result<CloseOutcome, AppError> {
     let bank = bank_of(state, paper).await?;
     let scorer = runtime::scorer(paper, bank)?;
-    let close =
-        ClosePaper {
+    let close = ClosePaper {
         paper_id: paper.paper_id.clone(),
         reason,
         actor,

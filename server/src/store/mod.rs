@@ -22,12 +22,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use bank::{BankImportOutcome, BankStore, BankVersionInfo, NewBankImport, NewMediaFile, StoredMedia};
 pub use exam::{
-    Admission, AnswerOutcome, CloseOutcome, ClosePaper, ExamStore, HeldAnswerRow, NewExamAnswer, NewPaper, PaperPlan, PaperProgress,
-    PaperRow, PaperState, Scored, SeatSubmission,
+    Admission, AnswerOutcome, CloseOutcome, ClosePaper, ExamStore, HeldAnswerRow, NewExamAnswer, NewPaper, PaperPlan,
+    PaperProgress, PaperRow, PaperState, Scored, SeatSubmission,
 };
 pub use exam_invigilation::{ExamAction, ExtensionBasis, Invigilated, InvigilationStore, NewAction, Paused};
-pub use bank::{BankImportOutcome, BankStore, BankVersionInfo, NewBankImport, NewMediaFile, StoredMedia};
 pub use login::{
     Assigned, Called, Claim, Claimed, Decided, ExaminerCall, ExaminerDecision, Finish, Finished, LoginError,
     LoginStore, NewVerification, Released, SeatAssignment, StoredVerdict, VerificationRow, Verified,

@@ -10,23 +10,21 @@
 mod common;
 
 use std::process::{Command, Output};
-use std::sync::Arc;
 
-use axum::http::StatusCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
+use common::exam::{admit, centre, id_number};
 use common::{Harness, TestAgent, TestDb};
-use examgate_protocol::login::paths;
 use examgate_server::crypto::sha256_hex;
 use examgate_server::exam::key::ServerKey;
-use examgate_server::exam::{BankVersion, ChoiceId, ExamDef, Item, ItemKind, Section, Translation};
+use examgate_server::exam::{BankVersion, ExamDef, Item, ItemKind, Section};
 use examgate_server::now_ms;
 use examgate_server::seal::aad;
 use examgate_server::sheet::pdf::{self, Fonts};
 use examgate_server::sheet::qr::{self, Facts};
 use examgate_server::sheet::{SheetConfig, Sources, make, verify_pdf};
 use examgate_server::store::{NewBankImport, NewCandidate, NewImport};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const SERVER: &str = env!("CARGO_BIN_EXE_examgate-server");
 
@@ -45,34 +43,11 @@ fn jpeg(seed: u8) -> Vec<u8> {
 }
 
 fn item(n: u32) -> Item {
-    let ids = ["A", "B", "C"];
-    Item {
-        id: format!("q{n}"),
-        category: "1".into(),
-        kind: ItemKind::Single,
-        points: 1,
-        correct: vec!["B".into()],
-        shuffle: false,
-        choices: ids.iter().map(|c| ChoiceId { id: (*c).into(), fixed: false }).collect(),
-        translations: ["zh-CN", "ug", "mn-Mong", "en"]
-            .iter()
-            .map(|l| {
-                let t = Translation {
-                    prompt: format!("{l}: question {n}"),
-                    choices: ids.iter().map(|c| ((*c).to_owned(), format!("{l} {c}"))).collect(),
-                    media: vec![],
-                };
-                ((*l).to_owned(), t)
-            })
-            .collect(),
-    }
+    Item { shuffle: false, ..common::exam::item(n, &["zh-CN", "ug", "mn-Mong", "en"], None) }
 }
 
 async fn setup(db: TestDb) -> (Harness, String, Vec<TestAgent>) {
-    let mut h = Harness::new(db).await;
-    let mut config = (*h.state.config).clone();
-    config.exam.default = Some("T1".into());
-    h.state.config = Arc::new(config);
+    let h = centre(db).await;
     let console = h.console().await;
     let exam = ExamDef {
         id: "T1".into(),
@@ -108,7 +83,7 @@ async fn setup(db: TestDb) -> (Harness, String, Vec<TestAgent>) {
             let first17 = format!("11010519491231{:03}", i);
             NewCandidate {
                 booking_number: (*booking).into(),
-                id_number: format!("{first17}{}", examgate_device_sdk::idcard::id_check_char(&first17).unwrap()),
+                id_number: id_number(&first17),
                 name: (*name).into(),
                 session: format!("{today} 09:00"),
                 exam_date: today.clone(),
@@ -130,21 +105,7 @@ async fn setup(db: TestDb) -> (Harness, String, Vec<TestAgent>) {
         let agent = TestAgent::new(&format!("02:00:00:00:02:{n:02x}"), &format!("10.0.2.{n}"));
         h.bind(&agent, &n.to_string(), &console).await;
         // Looked up at the seat, the examiner admits: the paper is drawn.
-        let post = |path: &str, body: Value| agent.signed("POST", path, body.to_string().into_bytes());
-        let r = h
-            .send(post(paths::LOOKUP, json!({"kind": "booking_number", "value": booking, "source": "keyboard"})))
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-        let r = h
-            .send(post(
-                paths::ASK_EXAMINER,
-                json!({"booking_number": booking, "failures": 0, "reason": "device_fault"}),
-            ))
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-        let r =
-            h.post(&format!("/api/v1/roster/{booking}/admit"), &console, json!({"reason": "checked by hand"})).await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        admit(&h, &console, &agent, booking).await;
         let paper = h.db.store.paper_of_booking(booking).await.unwrap().expect("a paper");
         let items = paper.drawn_items().unwrap();
         // An in-exam snapshot, then one right answer and the submission.

@@ -319,32 +319,6 @@ impl Seat {
     }
 }
 
-fn login(spec: &Option<String>, role: &str) -> anyhow::Result<(String, String)> {
-    let spec = spec.as_deref().with_context(|| format!("--{role} USER:PASSWORD is needed"))?;
-    let (user, password) = spec.split_once(':').with_context(|| format!("--{role} must be USER:PASSWORD"))?;
-    Ok((user.to_owned(), password.to_owned()))
-}
-
-/// Opens a console session with both logins; returns its cookie.
-async fn console(http: &reqwest::Client, base: &str, args: &ExamArgs) -> anyhow::Result<String> {
-    let mut cookie = String::new();
-    for (role, spec) in [("examiner", &args.examiner), ("invigilator", &args.invigilator)] {
-        let (username, password) = login(spec, role)?;
-        let resp = http
-            .post(format!("{base}/api/v1/session/login"))
-            .header("cookie", &cookie)
-            .json(&serde_json::json!({"username": username, "password": password}))
-            .send()
-            .await?;
-        if !resp.status().is_success() {
-            bail!("{role} login: {} {}", resp.status(), resp.text().await.unwrap_or_default());
-        }
-        let set = resp.headers().get("set-cookie").context("no session cookie")?.to_str()?;
-        cookie = set.split(';').next().unwrap_or_default().to_owned();
-    }
-    Ok(cookie)
-}
-
 /// Runs `f` for every seat, at most `limit` at once; the first error stops the run.
 async fn each<F, Fut>(seats: &[Arc<Seat>], limit: usize, f: F) -> anyhow::Result<()>
 where
@@ -409,7 +383,7 @@ pub async fn run(args: ExamArgs) -> anyhow::Result<ExamReport> {
             });
         }
     } else {
-        let cookie = console(&http, &base, &args).await?;
+        let cookie = crate::console(&http, &base, &args.examiner, &args.invigilator).await?;
         let t = Instant::now();
         each(&seats, 32, |seat| {
             let (http, base, cookie) = (http.clone(), base.clone(), cookie.clone());

@@ -238,15 +238,20 @@ fn snapshot(seat: &Seat, n: u64) -> Vec<u8> {
 }
 
 fn login(spec: &Option<String>, role: &str) -> anyhow::Result<(String, String)> {
-    let spec = spec.as_deref().with_context(|| format!("--{role} USER:PASSWORD is needed to approve the seats"))?;
+    let spec = spec.as_deref().with_context(|| format!("--{role} USER:PASSWORD is needed to open the console"))?;
     let (user, password) = spec.split_once(':').with_context(|| format!("--{role} must be USER:PASSWORD"))?;
     Ok((user.to_owned(), password.to_owned()))
 }
 
-/// Opens a console session with both logins; returns its cookie.
-async fn console(http: &reqwest::Client, base: &str, args: &FleetArgs) -> anyhow::Result<String> {
+/// Opens a console session with both logins (`USER:PASSWORD` each); returns its cookie.
+pub(crate) async fn console(
+    http: &reqwest::Client,
+    base: &str,
+    examiner: &Option<String>,
+    invigilator: &Option<String>,
+) -> anyhow::Result<String> {
     let mut cookie = String::new();
-    for (role, spec) in [("examiner", &args.examiner), ("invigilator", &args.invigilator)] {
+    for (role, spec) in [("examiner", examiner), ("invigilator", invigilator)] {
         let (username, password) = login(spec, role)?;
         let resp = http
             .post(format!("{base}/api/v1/session/login"))
@@ -368,7 +373,7 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<Report> {
 async fn enrol_and_approve(args: &FleetArgs, seats: &[Arc<Seat>]) -> anyhow::Result<()> {
     let http = reqwest::Client::builder().danger_accept_invalid_certs(true).build()?;
     let base = args.server.trim_end_matches('/').to_owned();
-    let cookie = console(&http, &base, args).await?;
+    let cookie = console(&http, &base, &args.examiner, &args.invigilator).await?;
     let limit = Arc::new(Semaphore::new(32));
     let mut tasks = Vec::new();
     for (i, seat) in seats.iter().enumerate() {
